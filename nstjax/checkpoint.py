@@ -1,0 +1,46 @@
+"""Checkpoints: the optimiser state (any pytree of arrays), the step and the last loss terms, in one npz."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nstjax.atomic import write_atomic
+
+FILENAME = "checkpoint.npz"
+
+
+def save(path: str | Path, state: Any, step: int, terms: dict, elapsed: float) -> None:
+    leaves = {f"leaf{i:04d}": np.asarray(leaf) for i, leaf in enumerate(jax.tree.leaves(state))}
+    meta = json.dumps({"step": step, "elapsed": elapsed, "terms": {k: float(v) for k, v in terms.items()}})
+    write_atomic(path, lambda f: np.savez(f, meta=np.frombuffer(meta.encode(), np.uint8), **leaves))
+
+
+def _meta(data) -> dict:
+    return json.loads(bytes(data["meta"]).decode())
+
+
+def step_of(path: str | Path) -> int | None:
+    try:
+        with np.load(path) as data:
+            return int(_meta(data)["step"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def load(path: str | Path, template: Any) -> tuple[Any, int, dict, float]:
+    """Restores a state shaped like ``template`` (an optimiser's fresh ``init`` state)."""
+    leaves, treedef = jax.tree.flatten(template)
+    with np.load(path) as data:
+        meta = _meta(data)
+        saved = [data[f"leaf{i:04d}"] for i in range(len([k for k in data.files if k.startswith("leaf")]))]
+    if len(saved) != len(leaves) or any(np.shape(a) != np.shape(b) for a, b in zip(saved, leaves)):
+        raise ValueError(f"checkpoint {path} does not match this run (another optimizer, image size or history?)")
+    restored = [jnp.asarray(s, dtype=jnp.asarray(t).dtype) for s, t in zip(saved, leaves)]
+    terms = {k: jnp.float32(v) for k, v in meta["terms"].items()}
+    return jax.tree.unflatten(treedef, restored), int(meta["step"]), terms, float(meta["elapsed"])

@@ -1,0 +1,119 @@
+"""`nstjax`: the Hydra entry point. It builds objects and calls library functions; nothing else."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # idle OpenBLAS threads spin and steal XLA's two cores
+import shutil
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from nstjax.config import ConfigError, RunConfig, validate
+from nstjax.images import ImageError
+from nstjax.resources import TooLarge
+from nstjax.stylize import RunError, load_inputs, prepare, stylize
+from nstjax.weights import WeightsError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+GROUPS = ("optimizer", "logger")
+USER_ERRORS = (ConfigError, ImageError, WeightsError, RunError, TooLarge)
+_failures: list[str] = []
+
+
+def _known_keys() -> tuple[set[str], dict[str, set[str]], dict[str, list[str]]]:
+    top = set(OmegaConf.load(CONFIG_DIR / "config.yaml").keys()) - {"defaults"}
+    sub = {g: set().union(*(OmegaConf.load(f).keys() for f in (CONFIG_DIR / g).glob("*.yaml"))) for g in GROUPS}
+    options = {g: sorted(f.stem for f in (CONFIG_DIR / g).glob("*.yaml")) for g in GROUPS}
+    return top, sub, options
+
+
+def check_overrides(args: list[str]) -> None:
+    """Unknown keys and group choices fail here with one line, before Hydra's multi-line messages."""
+    top, sub, options = _known_keys()
+    for arg in args:
+        if arg.startswith("-") or "=" not in arg or arg[0] in "+~":
+            continue
+        key, value = arg.split("=", 1)
+        root, _, rest = key.partition(".")
+        if root == "hydra" or root.startswith("hydra/"):
+            continue
+        if root in GROUPS and not rest:
+            for choice in value.split(","):
+                if choice not in options[root]:
+                    raise ConfigError(f"{root} must be one of {', '.join(options[root])}; got {choice!r}")
+        elif root in GROUPS:
+            if rest.split(".")[0] not in sub[root]:
+                raise ConfigError(f"unknown key {key!r}; {root} has {', '.join(sorted(sub[root]))}")
+        elif root not in top or rest:
+            raise ConfigError(f"unknown key {key!r}; valid keys: {', '.join(sorted(top | set(GROUPS)))}")
+
+
+def _logger_options(cfg: DictConfig) -> dict | None:
+    opts = OmegaConf.to_container(cfg.logger, resolve=True)
+    if opts.pop("name") != "wandb":
+        return None
+    hc = HydraConfig.get()
+    if hc.mode == RunMode.MULTIRUN:
+        opts["group"] = opts.get("group") or Path(hc.sweep.dir).name
+        opts["name"] = f"{Path(hc.sweep.dir).name}/{hc.job.num}"
+    opts["tags"] = list(opts.get("tags") or []) + [o for o in hc.overrides.task][:64]
+    return opts
+
+
+def _discard_if_empty(out_dir: Path) -> None:
+    """Leaves nothing half-written: a job that failed before any work drops its (Hydra-made) directory."""
+    if out_dir.is_dir() and all(p.name in (".hydra", "main.log", "nstjax.log") for p in out_dir.iterdir()):
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def run_job(cfg: DictConfig, out_dir: Path) -> dict:
+    """What one Hydra job does, importable by tests: validate, load, stylise, write."""
+    from nstjax.normalize import params_for
+
+    run: RunConfig = validate(cfg)
+    inputs = load_inputs(run)  # bad images fail before the weights are touched
+    params = params_for(run.weights)
+    record = OmegaConf.to_container(cfg, resolve=True)
+    return stylize(run, params, out_dir, record, prepare(run, params, inputs), wandb=_logger_options(cfg))
+
+
+@hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name="config")
+def _app(cfg: DictConfig) -> None:
+    logging.getLogger("jax").setLevel(logging.WARNING)  # Hydra sets INFO; jax then reports absent TPUs
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        summary = run_job(cfg, out_dir)
+        print(f"{out_dir / 'final.png'}  (loss {summary['loss']['total']:.4g}, {summary['steps']} steps, "
+              f"{summary['seconds_optimize']:.1f} s)")
+    except USER_ERRORS as exc:
+        if cfg.get("debug"):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        _failures.append(f"{out_dir}: {exc}")
+        if not (out_dir / "summary.json").exists():
+            _discard_if_empty(out_dir)
+
+
+def main() -> None:
+    os.environ.setdefault("HYDRA_FULL_ERROR", "0")
+    try:
+        check_overrides(sys.argv[1:])
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    _app()
+    if _failures:
+        if len(_failures) > 1 or HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+            print(f"error: {len(_failures)} job(s) failed:\n  " + "\n  ".join(_failures), file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

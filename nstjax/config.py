@@ -1,0 +1,163 @@
+"""Validating a run's configuration before any work, with one-line errors that name the valid choices."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from nstjax.layers import CONTENT_PRESETS, STYLE_PRESETS, resolve_layers
+from nstjax.objective import Spec
+from nstjax.optimize import OPTIMIZERS
+
+CHOICES = {
+    "pooling": ("max", "avg"),
+    "init": ("content", "noise", "style"),
+    "preserve_color": ("none", "luminance", "histogram"),
+    "weights": ("imagenet", "normalized"),
+    "conv": ("auto", "direct", "winograd"),
+}
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    content: str | None
+    styles: tuple[str | None, ...]
+    style_blend: tuple[float, ...]
+    style_scale: float
+    image_size: int
+    steps: int
+    spec: Spec
+    ratio: float
+    content_weight: float
+    style_layer_weights: dict[str, float] | None
+    tv_weight: float
+    init: str
+    seed: int
+    preserve_color: str
+    weights: str
+    optimizer: dict[str, Any]
+    save_every: int
+    checkpoint_every: int
+    resume: bool
+    progress: bool
+    logger: dict[str, Any] = field(default_factory=lambda: {"name": "none"})
+    memory_budget: int | None = None
+
+    @property
+    def style_weight(self) -> float:
+        return self.content_weight / self.ratio
+
+
+def _number(cfg: Mapping, key: str, kind=float, positive=False, nonneg=False):
+    value = cfg.get(key)
+    try:
+        if isinstance(value, bool) or value is None:
+            raise TypeError
+        number = kind(value)
+        if kind is int and number != float(value):
+            raise TypeError
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be {'an integer' if kind is int else 'a number'}, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{key} must be finite, got {value!r}")
+    if positive and number <= 0:
+        raise ConfigError(f"{key} must be > 0, got {value!r}")
+    if nonneg and number < 0:
+        raise ConfigError(f"{key} must be >= 0, got {value!r}")
+    return number
+
+
+def _choice(cfg: Mapping, key: str) -> str:
+    value = str(cfg.get(key))
+    if value not in CHOICES[key]:
+        raise ConfigError(f"{key} must be one of {', '.join(CHOICES[key])}; got {value!r}")
+    return value
+
+
+def _plain(value):
+    return OmegaConf.to_container(value, resolve=True) if isinstance(value, (DictConfig, ListConfig)) else value
+
+
+def validate(cfg: Mapping | DictConfig) -> RunConfig:
+    """Checks every key and resolves presets; raises ConfigError (one line) on the first problem."""
+    cfg = _plain(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
+    try:
+        content_layers = resolve_layers(cfg.get("content_layers", "paper"), CONTENT_PRESETS, "content_layers")
+        style_layers = resolve_layers(cfg.get("style_layers", "paper"), STYLE_PRESETS, "style_layers")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+    styles = cfg.get("style")
+    styles = tuple(str(s) for s in styles) if isinstance(styles, (list, tuple)) else (styles,)
+    if not styles:
+        raise ConfigError("style is an empty list; give one image path or several")
+    blend = cfg.get("style_blend")
+    if blend is None:
+        blend = [1.0 / len(styles)] * len(styles)
+    if not isinstance(blend, (list, tuple)) or len(blend) != len(styles):
+        raise ConfigError(f"style_blend needs one weight per style image ({len(styles)}), got {blend!r}")
+    blend = tuple(_number({"style_blend": b}, "style_blend", nonneg=True) for b in blend)
+    if sum(blend) <= 0:
+        raise ConfigError(f"style_blend must not be all zero, got {list(blend)}")
+
+    lw = cfg.get("style_layer_weights")
+    if lw is not None:
+        if not isinstance(lw, (list, tuple)) or len(lw) != len(style_layers):
+            raise ConfigError(f"style_layer_weights needs one weight per style layer {list(style_layers)}, got {lw!r}")
+        lw = {k: _number({"style_layer_weights": w}, "style_layer_weights", nonneg=True) for k, w in zip(style_layers, lw)}
+
+    opt = dict(cfg.get("optimizer") or {"name": "lbfgs"})
+    if opt.get("name") not in OPTIMIZERS:
+        raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {opt.get('name')!r}")
+    for key in ("history", "max_evals_per_step"):
+        if key in opt:
+            _number(opt, key, int, positive=True)
+    if "lr" in opt:
+        _number(opt, "lr", positive=True)
+
+    for key in ("content",):
+        if cfg.get(key) is not None and not isinstance(cfg.get(key), str):
+            raise ConfigError(f"{key} must be an image path, got {cfg.get(key)!r}")
+    budget = cfg.get("memory_budget")
+
+    return RunConfig(
+        content=cfg.get("content"),
+        styles=styles,
+        style_blend=blend,
+        style_scale=_number(cfg, "style_scale", positive=True),
+        image_size=_image_size(cfg),
+        steps=_number(cfg, "steps", int, positive=True),
+        spec=Spec(content_layers, style_layers, _choice(cfg, "pooling"), _choice(cfg, "conv")),
+        ratio=_number(cfg, "ratio", positive=True),
+        content_weight=_number(cfg, "content_weight", positive=True),
+        style_layer_weights=lw,
+        tv_weight=_number(cfg, "tv_weight", nonneg=True),
+        init=_choice(cfg, "init"),
+        seed=_number(cfg, "seed", int),
+        preserve_color=_choice(cfg, "preserve_color"),
+        weights=_choice(cfg, "weights"),
+        optimizer=opt,
+        save_every=_number(cfg, "save_every", int, nonneg=True),
+        checkpoint_every=_number(cfg, "checkpoint_every", int, nonneg=True),
+        resume=bool(cfg.get("resume", False)),
+        progress=bool(cfg.get("progress", True)),
+        logger=dict(cfg.get("logger") or {"name": "none"}),
+        memory_budget=None if budget is None else _number(cfg, "memory_budget", int, positive=True),
+    )
+
+
+def _image_size(cfg: Mapping) -> int:
+    from nstjax.images import MIN_SIDE
+
+    size = _number(cfg, "image_size", int, positive=True)
+    if size < MIN_SIDE:
+        raise ConfigError(f"image_size must be at least {MIN_SIDE} (VGG19 pools five times), got {size}")
+    return size
+

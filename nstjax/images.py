@@ -1,0 +1,98 @@
+"""Reading the images people really have, resizing them, and writing results atomically."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from nstjax.atomic import write_atomic
+
+MIN_SIDE = 32  # five 2×2 poolings: below 32 px relu5_1 has no positions left
+ALPHA_BACKGROUND = (255, 255, 255)  # transparent pixels are composited on white
+
+# Loading files that big is a mistake or an attack (decompression bomb); Pillow's default is ~89 Mpx.
+Image.MAX_IMAGE_PIXELS = 1 << 28
+
+
+class ImageError(ValueError):
+    """An input image that cannot be used; the message is one line for the user."""
+
+
+def to_rgb(img: Image.Image) -> np.ndarray:
+    """Any PIL image (grayscale, palette, RGBA, 16-bit, CMYK) to uint8 RGB."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        a = np.asarray(img, dtype=np.float64)
+        # 16-bit PNGs load as mode I/I;16: scale 0..65535 to 0..255.
+        a = np.clip(np.round(a / 257.0), 0, 255).astype(np.uint8)
+        img = Image.fromarray(a, "L")
+    elif img.mode == "F":
+        a = np.asarray(img, dtype=np.float64)
+        a = np.clip(np.round(a * 255.0 if a.max() <= 1.0 else a), 0, 255).astype(np.uint8)
+        img = Image.fromarray(a, "L")
+    if img.mode == "P":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        img = img.convert("RGBA")
+        background = Image.new("RGBA", img.size, ALPHA_BACKGROUND + (255,))
+        img = Image.alpha_composite(background, img)
+    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """Reads an image as uint8 RGB H×W×3, honouring EXIF orientation; raises ImageError with one line."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise ImageError(f"image not found: {path}")
+    if not path.is_file():
+        raise ImageError(f"not a file: {path}")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            return to_rgb(img)
+    except UnidentifiedImageError:
+        raise ImageError(f"not an image (or a format Pillow cannot read): {path}") from None
+    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ImageError(f"cannot read image {path}: {exc}") from None
+
+
+def resize_longest(image: np.ndarray, longest: int) -> np.ndarray:
+    """Resizes so that the longest side is ``longest`` pixels, keeping the aspect ratio."""
+    h, w = image.shape[:2]
+    scale = longest / max(h, w)
+    return resize(image, (max(1, round(h * scale)), max(1, round(w * scale))))
+
+
+def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resizes uint8 RGB to (height, width) with Lanczos (area-averaging first when shrinking a lot)."""
+    if image.shape[:2] == tuple(size):
+        return image
+    img = Image.fromarray(image)
+    return np.asarray(img.resize((size[1], size[0]), Image.Resampling.LANCZOS, reducing_gap=3.0))
+
+
+def check_size(image: np.ndarray, what: str) -> None:
+    h, w = image.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise ImageError(f"{what} is {w}×{h} px; VGG19 needs at least {MIN_SIDE} px on each side")
+
+
+def to_uint8(image) -> np.ndarray:
+    return np.clip(np.round(np.asarray(image, dtype=np.float32)), 0, 255).astype(np.uint8)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(to_uint8(image)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def save_png(image, path: str | Path) -> Path:
+    """Writes a float 0..255 or uint8 image as PNG, atomically (temporary file, then rename)."""
+    path = Path(path)
+    data = png_bytes(np.asarray(image))
+    write_atomic(path, lambda f: f.write(data))
+    return path

@@ -1,0 +1,119 @@
+"""The style-transfer objective as a compiled function, and its targets.
+
+The jit boundary: structural choices (layers, pooling, convolution algorithm) are bound by closure and
+select the compiled program; everything numeric (weights, targets, the loss weights α, β, TV) is data, so
+jobs that differ only in ratio or TV weight reuse one compilation in one process.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nstjax import losses, vgg
+from nstjax.layers import ORDER
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What fixes the compiled program (besides array shapes)."""
+
+    content_layers: tuple[str, ...] = ("relu4_2",)
+    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    pooling: str = "avg"
+    conv: str = "auto"  # "auto" (Winograd on the deep layers) | "direct" | "winograd" (see nstjax.winograd)
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.content_layers) | set(self.style_layers), key=ORDER.index))
+
+
+class Targets(NamedTuple):
+    content: dict[str, jax.Array]  # P_l at the content layers
+    style: dict[str, jax.Array]  # A_l, Gram matrices at the style layers
+    layer_weights: dict[str, jax.Array]  # w_l
+
+
+class Data(NamedTuple):
+    """Everything the compiled objective reads: one pytree, passed as an argument."""
+
+    params: dict
+    targets: Targets
+    weights: losses.Weights
+
+
+def conv_choice(spec: Spec) -> Callable | None:
+    if spec.conv == "direct":
+        return None
+    from nstjax import winograd
+
+    return winograd.conv_for if spec.conv == "auto" else lambda *_: winograd.conv_winograd
+
+
+@functools.cache
+def feature_fn(spec: Spec, layers: tuple[str, ...]) -> Callable:
+    """jit(params, image) -> features at ``layers`` (image HW3 or NHW3, RGB 0..255)."""
+    conv_for = conv_choice(spec)
+    return jax.jit(lambda params, image: vgg.features(params, image, layers, spec.pooling, conv_for))
+
+
+@functools.cache
+def loss_fn(spec: Spec) -> Callable[[Data, jax.Array], tuple[jax.Array, dict]]:
+    """The pure objective ``(data, image) -> (total, terms)``; trace it, jit it, vmap it."""
+    conv_for = conv_choice(spec)
+
+    def loss(data: Data, image: jax.Array) -> tuple[jax.Array, dict]:
+        feats = vgg.features(data.params, image, spec.layers, spec.pooling, conv_for)
+        t = data.targets
+        return losses.total_loss(feats, image, t.content, t.style, t.layer_weights, data.weights)
+
+    return loss
+
+
+@functools.cache
+def value_and_grad_fn(spec: Spec) -> Callable[[Data, jax.Array], tuple[jax.Array, dict, jax.Array]]:
+    """jit((data, image) -> (total, terms, gradient)): one full forward+backward pass."""
+    vg = jax.value_and_grad(loss_fn(spec), argnums=1, has_aux=True)
+
+    @jax.jit
+    def fg(data: Data, image: jax.Array):
+        (total, terms), grad = vg(data, image)
+        return total, terms, grad
+
+    return fg
+
+
+def make_targets(params: dict, spec: Spec, content: np.ndarray, styles: list[np.ndarray],
+                 blend: list[float] | None = None, layer_weights: dict[str, float] | None = None) -> Targets:
+    """P at the content layers, and A at the style layers: computed once per run.
+
+    Several styles mix their Gram matrices with ``blend`` weights. A style image of another size than the
+    output has its Grams rescaled by M_out/M_style, so the paper's 1/M² normalisation still compares like
+    with like (departure only when style_scale ≠ 1).
+    """
+    content_feats = feature_fn(spec, spec.content_layers)(params, jnp.asarray(content, jnp.float32))
+    blend = blend or [1.0 / len(styles)] * len(styles)
+    grams = {name: 0.0 for name in spec.style_layers}
+    out_hw = content.shape[:2]
+    for weight, style in zip(blend, styles):
+        feats = feature_fn(spec, spec.style_layers)(params, jnp.asarray(style, jnp.float32))
+        for name in spec.style_layers:
+            f = feats[name]
+            ratio = _positions(out_hw, name) / (f.shape[0] * f.shape[1])
+            grams[name] = grams[name] + weight * ratio * losses.gram(f)
+    lw = layer_weights or {name: 1.0 / len(spec.style_layers) for name in spec.style_layers}
+    return Targets(dict(content_feats), grams, {k: jnp.float32(v) for k, v in lw.items()})
+
+
+def _positions(hw: tuple[int, int], layer: str) -> int:
+    """M_l, the number of positions of ``layer`` for an input of size ``hw`` (floor pooling)."""
+    h, w = hw
+    for name in ORDER[: ORDER.index(layer)]:
+        if name.startswith("pool"):
+            h, w = h // 2, w // 2
+    return h * w

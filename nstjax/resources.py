@@ -1,0 +1,41 @@
+"""Estimating a run's memory before starting, so a too-large image fails in a second, not after an hour."""
+
+from __future__ import annotations
+
+import os
+
+# Measured peak of one loss+gradient pass up to relu5_1, per output pixel (see tests/test_resources.py).
+BYTES_PER_PIXEL = 9_000
+FIXED_BYTES = 900 << 20  # weights, their gradients' buffers, the runtime
+
+
+class TooLarge(MemoryError):
+    """The run would not fit in memory; the message is one line for the user."""
+
+
+def available_bytes() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def estimate_bytes(shape: tuple[int, ...], history: int) -> int:
+    """Peak bytes: activations and their gradients, plus L-BFGS's 2·history image-sized buffers."""
+    pixels = shape[0] * shape[1]
+    return FIXED_BYTES + pixels * BYTES_PER_PIXEL + 2 * history * pixels * 3 * 4
+
+
+def check_memory(shape: tuple[int, ...], run) -> None:
+    history = int(run.optimizer.get("history", 0)) if run.optimizer.get("name") != "adam" else 2
+    need = estimate_bytes(shape, history)
+    have = run.memory_budget or available_bytes()
+    if need > have:
+        raise TooLarge(
+            f"a {shape[1]}×{shape[0]} image needs about {need / 2**30:.1f} GiB, {have / 2**30:.1f} GiB available; "
+            f"lower image_size or optimizer.history"
+        )

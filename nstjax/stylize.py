@@ -1,0 +1,176 @@
+"""One style-transfer run: inputs, targets, the optimisation loop, checkpoints and outputs."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm import tqdm
+
+from nstjax import checkpoint, colour, images, losses, objective, resources
+from nstjax.config import RunConfig
+from nstjax.logging import RunLogger
+from nstjax.optimize import make_optimizer
+
+
+class RunError(RuntimeError):
+    """The run stopped (non-finite loss, interrupted); the message is one line for the user."""
+
+
+@dataclass
+class Inputs:
+    content: np.ndarray  # uint8 H×W×3, at the output size
+    styles: list[np.ndarray]  # uint8, each at the output size × style_scale
+
+
+def default_image(which: str) -> np.ndarray:
+    """Images that need no download: scikit-image ships them."""
+    import skimage.data
+
+    return {"content": skimage.data.chelsea, "style": skimage.data.immunohistochemistry}[which]()
+
+
+def load_inputs(run: RunConfig) -> Inputs:
+    content = images.load_image(run.content) if run.content else default_image("content")
+    content = images.resize_longest(content, run.image_size)
+    images.check_size(content, "the content image at this image_size")
+    h, w = content.shape[:2]
+    size = (max(1, round(h * run.style_scale)), max(1, round(w * run.style_scale)))
+    styles = []
+    for path in run.styles:
+        style = images.load_image(path) if path else default_image("style")
+        # The paper resizes the style image to the content's size (style_scale = 1).
+        style = images.resize(style, size)
+        images.check_size(style, f"the style image {path or ''} at this style_scale".replace("  ", " "))
+        if run.preserve_color == "histogram":
+            style = colour.match_histogram(style, content)
+        styles.append(style)
+    return Inputs(content, styles)
+
+
+def initial_image(run: RunConfig, inputs: Inputs) -> np.ndarray:
+    if run.init == "content":
+        return inputs.content.astype(np.float32)
+    if run.init == "style":
+        return images.resize(inputs.styles[0], inputs.content.shape[:2]).astype(np.float32)
+    # White noise, as in the paper.
+    return np.random.default_rng(run.seed).uniform(0, 255, inputs.content.shape).astype(np.float32)
+
+
+def loss_weights(run: RunConfig) -> losses.Weights:
+    return losses.Weights(jnp.float32(run.content_weight), jnp.float32(run.style_weight), jnp.float32(run.tv_weight))
+
+
+@dataclass
+class Problem:
+    """A prepared run: the compiled objective, its data, and the starting image."""
+
+    spec: objective.Spec
+    data: objective.Data
+    x0: jax.Array
+    inputs: Inputs
+
+
+def prepare(run: RunConfig, params: dict, inputs: Inputs | None = None) -> Problem:
+    inputs = inputs or load_inputs(run)
+    spec = run.spec
+    content_for_loss, styles = inputs.content, inputs.styles
+    if run.preserve_color == "luminance":  # optimise the luminance alone; colours come back from the content
+        content_for_loss = colour.luminance_image(inputs.content)
+        styles = [colour.luminance_style(s, inputs.content) for s in inputs.styles]
+    targets = objective.make_targets(params, spec, content_for_loss, styles, list(run.style_blend), run.style_layer_weights)
+    x0 = initial_image(run, Inputs(content_for_loss, styles))
+    return Problem(spec, objective.Data(params, targets, loss_weights(run)), jnp.asarray(x0), inputs)
+
+
+def finish_image(run: RunConfig, x: jax.Array, inputs: Inputs) -> np.ndarray:
+    image = images.to_uint8(x)
+    if run.preserve_color == "luminance":
+        image = colour.transfer_luminance(image, inputs.content)
+    return image
+
+
+def stylize(run: RunConfig, params: dict, out_dir: str | Path, config_record: dict | None = None,
+            problem: Problem | None = None, wandb: dict | None = None) -> dict[str, Any]:
+    """Runs the optimisation and writes final.png, summary.json and metrics.jsonl into ``out_dir``.
+
+    Returns the summary. Raises RunError on a non-finite loss or an interrupt (after saving what it can).
+    """
+    out_dir = Path(out_dir)
+    problem = problem or prepare(run, params)
+    resources.check_memory(problem.x0.shape, run)
+    ckpt_path = out_dir / checkpoint.FILENAME
+    resume_step = checkpoint.step_of(ckpt_path) if run.resume else None
+    if run.resume and resume_step is None:
+        raise RunError(f"resume=true but there is no checkpoint in {out_dir}")
+    logger = RunLogger(out_dir, config_record or asdict(run), wandb, resume_step=resume_step)
+
+    fg = objective.value_and_grad_fn(problem.spec)
+    t0 = time.perf_counter()
+    jax.block_until_ready(fg(problem.data, problem.x0))  # compile (and one evaluation, not counted)
+    seconds_compile = time.perf_counter() - t0
+
+    opt = make_optimizer(run.optimizer, objective.loss_fn(problem.spec), fg, problem.data)
+    t0 = time.perf_counter()
+    state = opt.init(problem.x0)
+    step = 0
+    if resume_step is not None:
+        state, step, opt.terms, elapsed = checkpoint.load(ckpt_path, state)
+        t0 -= elapsed
+    good, good_terms = state, dict(opt.terms)
+    bar = tqdm(total=run.steps, initial=step, disable=not run.progress, desc="nstjax", unit="step", dynamic_ncols=True)
+
+    def save_checkpoint():
+        checkpoint.save(ckpt_path, state, step, opt.terms, time.perf_counter() - t0)
+
+    status = "done"
+    try:
+        while step < run.steps and not opt.converged:
+            state = opt.step(state)
+            step += 1
+            loss = float(state.loss)
+            terms = {k: float(v) for k, v in opt.terms.items()}
+            if not (math.isfinite(loss) and all(map(math.isfinite, terms.values()))
+                    and bool(jnp.all(jnp.isfinite(state.x)))):
+                status = "non-finite"
+                raise RunError(f"the loss became non-finite at step {step} ({loss}); kept the image of step {step - 1} as last.png")
+            good, good_terms = state, terms
+            logger.log_step(step, {"total": loss, **terms, "evaluations": int(state.evaluations)})
+            bar.set_postfix(loss=f"{loss:.4g}", style=f"{terms.get('style', 0):.3g}", content=f"{terms.get('content', 0):.3g}", refresh=False)
+            bar.update(1)
+            if run.save_every and step % run.save_every == 0:
+                logger.log_image(step, finish_image(run, state.x, problem.inputs))
+            elif logger.wants_image(step):
+                logger.log_image(step, finish_image(run, state.x, problem.inputs), name="latest.png")
+            if run.checkpoint_every and step % run.checkpoint_every == 0:
+                save_checkpoint()
+    except KeyboardInterrupt:
+        status = "interrupted"
+        state = good
+        save_checkpoint()
+        raise RunError(f"interrupted at step {step}; checkpoint saved, continue with resume=true") from None
+    finally:
+        bar.close()
+        seconds_optimize = time.perf_counter() - t0
+        image = finish_image(run, good.x, problem.inputs)
+        summary = {
+            "status": status,
+            "steps": step,
+            "evaluations": int(good.evaluations),
+            "seconds_compile": seconds_compile,
+            "seconds_optimize": seconds_optimize,
+            "loss": {"total": float(good.loss), **{k: float(v) for k, v in good_terms.items()}},
+            "image_size": list(problem.x0.shape[:2]),
+            "converged_early": bool(opt.converged),
+            "device": str(jax.devices()[0].device_kind),
+            "config": config_record or asdict(run),
+        }
+        images.save_png(image, out_dir / ("final.png" if status == "done" else "last.png"))
+        logger.finish(summary, image, failed=status != "done")
+    return summary
