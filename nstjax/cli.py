@@ -69,7 +69,7 @@ def _logger_options(cfg: DictConfig) -> dict | None:
 
 def _discard_if_empty(out_dir: Path) -> None:
     """Leaves nothing half-written: a job that failed before any work drops its (Hydra-made) directory."""
-    if out_dir.is_dir() and all(p.name in (".hydra", "main.log", "nstjax.log") for p in out_dir.iterdir()):
+    if out_dir.is_dir() and all(p.name in (".hydra", "nstjax.log") for p in out_dir.iterdir()):
         shutil.rmtree(out_dir, ignore_errors=True)
 
 

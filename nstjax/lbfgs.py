@@ -62,7 +62,8 @@ def _push(s_hist, y_hist, rho, head, count, x_old, g_old, x, grad):
     """Adds the pair (s, y) to the ring buffers (donated: updated in place, no m×n copy)."""
     s, y = x - x_old, grad - g_old
     sy = jnp.vdot(s, y, precision=jax.lax.Precision.HIGHEST)
-    keep = sy > 1e-10 * jnp.vdot(y, y)  # skip pairs that would break positive definiteness
+    scale = jnp.sqrt(jnp.vdot(s, s) * jnp.vdot(y, y))
+    keep = sy > 1e-10 * scale  # skip pairs with (near) non-positive curvature: H must stay positive definite
     m = s_hist.shape[0]
     return (
         jnp.where(keep, s_hist.at[head].set(s), s_hist),
@@ -80,9 +81,11 @@ def _accept(state: LbfgsState, x: jax.Array, loss: jax.Array, grad: jax.Array, e
 
 def _cubic_min(t1, f1, g1, t2, f2, g2, lo, hi) -> float:
     """Minimiser of the cubic through two points with slopes, clamped to [lo, hi]; bisection if none."""
+    if t1 == t2:
+        return 0.5 * (lo + hi)
     d1 = g1 + g2 - 3.0 * (f1 - f2) / (t1 - t2)
     disc = d1 * d1 - g1 * g2
-    if disc >= 0 and t1 != t2:
+    if disc >= 0:
         d2 = math.copysign(math.sqrt(disc), t2 - t1)
         t = t2 - (t2 - t1) * (g2 + d2 - d1) / (g2 - g1 + 2.0 * d2)
         if math.isfinite(t):
@@ -154,8 +157,10 @@ def strong_wolfe(fg: ValueAndGrad, x: jax.Array, d: jax.Array, start: _Point, t:
 class LBFGS:
     """``init(x)`` evaluates once; each ``step(state)`` is one iteration (a line search of one or more evaluations)."""
 
-    def __init__(self, fg: ValueAndGrad, history: int = 100, max_evals_per_step: int = 25, lr: float = 1.0):
+    def __init__(self, fg: ValueAndGrad, history: int = 100, max_evals_per_step: int = 25, lr: float = 1.0,
+                 tolerance_grad: float = 1e-7):
         self.fg, self.history, self.max_evals, self.lr = fg, history, max_evals_per_step, lr
+        self.tolerance_grad = tolerance_grad
         self.terms: dict = {}
         self.converged = False
 
@@ -168,6 +173,9 @@ class LBFGS:
         )
 
     def step(self, state: LbfgsState) -> LbfgsState:
+        if float(jnp.max(jnp.abs(state.grad))) <= self.tolerance_grad:  # a stationary point: nothing to do
+            self.converged = True
+            return state
         d = _direction(state)
         slope = float(jnp.vdot(state.grad, d))
         if not slope < 0:  # not a descent direction (a bad curvature pair): restart from steepest descent

@@ -78,7 +78,7 @@ class Objective:
         for k in self.sl:
             n, m = f[k].shape[1], f[k].shape[2] * f[k].shape[3]
             style = style + ((gram(f[k]) - self.a[k]) ** 2).sum() / (4.0 * n**2 * m**2) / len(self.sl)
-        return self.alpha * content + self.beta * style, {"content": float(content), "style": float(style)}
+        return self.alpha * content + self.beta * style, {"content": float(content.detach()), "style": float(style.detach())}
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:

@@ -1,0 +1,42 @@
+"""Shared fixtures: the real VGG19 weights and the paper's images (../shared/images beside the checkout)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "scripts"))
+IMAGES = Path(os.environ.get("NSTJAX_IMAGES", REPO.parent / "shared" / "images"))
+
+
+@pytest.fixture(scope="session")
+def params():
+    """The real ImageNet weights (fetched into the cache on first use)."""
+    from nstjax import weights
+
+    return weights.load_params()
+
+
+@pytest.fixture(scope="session")
+def images_dir() -> Path:
+    if not (IMAGES / "tubingen.jpg").is_file():
+        pytest.fail(f"the paper's images are missing from {IMAGES}; set NSTJAX_IMAGES")
+    return IMAGES
+
+
+@pytest.fixture(scope="session")
+def pair_128(images_dir):
+    """tubingen at 128 px (longest side) and starry_night resized to the same size."""
+    from nstjax import images
+
+    content = images.resize_longest(images.load_image(images_dir / "tubingen.jpg"), 128)
+    style = images.resize(images.load_image(images_dir / "starry_night.jpg"), content.shape[:2])
+    return content, style

@@ -1,0 +1,58 @@
+"""The CLI contract: outputs of a run, and one-line errors before any work for bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def nstjax(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "nstjax.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_default_pair_runs_without_downloads(tmp_path):
+    out = tmp_path / "run"
+    r = nstjax("image_size=64", "steps=3", "progress=false", f"hydra.run.dir={out}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    image = np.asarray(Image.open(out / "final.png"))
+    assert max(image.shape[:2]) == 64 and image.shape[2] == 3  # scikit-image's chelsea, 451×300
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 3 and summary["loss"]["total"] > 0
+    assert summary["config"]["pooling"] == "avg" and summary["config"]["ratio"] == pytest.approx(1e-3)
+    assert str(out / "final.png") in r.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["style_layers=[relu9_9]"], "unknown layer 'relu9_9'"),
+    (["steps=-1"], "steps must be > 0"),
+    (["ratio=0"], "ratio must be > 0"),
+    (["pooling=median"], "pooling must be one of max, avg"),
+    (["foo=1"], "unknown key 'foo'"),
+    (["optimizer=sgd"], "optimizer must be one of adam, jaxopt, lbfgs, lbfgsb, optax_lbfgs"),
+    (["content=/nonexistent/photo.jpg"], "image not found: /nonexistent/photo.jpg"),
+    (["image_size=16"], "image_size must be at least 32"),
+])
+def test_bad_input_fails_with_one_line(tmp_path, args, message):
+    out = tmp_path / "run"
+    r = nstjax(*args, "steps=1" if not args[0].startswith("steps") else "image_size=64", f"hydra.run.dir={out}", cwd=tmp_path)
+    assert r.returncode != 0
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
+    assert not out.exists()  # nothing half-written
+
+
+def test_not_an_image(tmp_path):
+    bogus = tmp_path / "notes.jpg"
+    bogus.write_text("not an image")
+    r = nstjax(f"content={bogus}", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert r.returncode != 0 and r.stderr.startswith("error: not an image") and "Traceback" not in r.stderr

@@ -1,0 +1,104 @@
+"""Images people really have: every mode, EXIF rotation, odd shapes; and atomic writes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from nstjax import images
+
+
+def gradient(h=40, w=60):
+    y, x = np.mgrid[0:h, 0:w]
+    return np.stack([x * 255 // (w - 1), y * 255 // (h - 1), np.full_like(x, 90)], -1).astype(np.uint8)
+
+
+def test_grayscale_becomes_rgb(tmp_path):
+    Image.fromarray(gradient()[..., 0]).save(tmp_path / "g.png")
+    a = images.load_image(tmp_path / "g.png")
+    assert a.shape == (40, 60, 3) and a.dtype == np.uint8 and (a[..., 0] == a[..., 2]).all()
+
+
+def test_rgba_is_composited_on_white(tmp_path):
+    rgba = np.zeros((40, 60, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[:, :30, 3] = 255  # left half opaque red, right half fully transparent
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    a = images.load_image(tmp_path / "a.png")
+    assert (a[:, :30] == [200, 0, 0]).all() and (a[:, 30:] == 255).all()
+
+
+def test_palette_image(tmp_path):
+    Image.fromarray(gradient()).convert("P", palette=Image.Palette.ADAPTIVE, colors=16).save(tmp_path / "p.png")
+    a = images.load_image(tmp_path / "p.png")
+    assert a.shape == (40, 60, 3) and np.abs(a.astype(int) - gradient()).mean() < 20
+
+
+def test_sixteen_bit_png_is_scaled(tmp_path):
+    data = (np.linspace(0, 65535, 40 * 60).reshape(40, 60)).astype(np.uint16)
+    Image.fromarray(data).save(tmp_path / "d.png")
+    a = images.load_image(tmp_path / "d.png")
+    assert a[0, 0, 0] == 0 and a[-1, -1, 0] == 255
+    np.testing.assert_allclose(a[..., 0], np.round(data / 257.0), atol=1)
+
+
+def test_cmyk_jpeg(tmp_path):
+    Image.fromarray(gradient()).convert("CMYK").save(tmp_path / "c.jpg", quality=95)
+    a = images.load_image(tmp_path / "c.jpg")
+    assert a.shape == (40, 60, 3) and np.abs(a.astype(int) - gradient()).mean() < 12
+
+
+def test_exif_orientation_is_honoured(tmp_path):
+    img = Image.fromarray(gradient(40, 60))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display", as phones write
+    img.save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    a = images.load_image(tmp_path / "phone.jpg")
+    assert a.shape == (60, 40, 3)
+    # Displayed upright: the old left edge (dark red) is now the top row.
+    assert a[0].mean(axis=0)[0] < a[-1].mean(axis=0)[0]
+
+
+def test_truncated_file_is_an_error(tmp_path):
+    Image.fromarray(gradient(200, 200)).save(tmp_path / "t.jpg")
+    data = (tmp_path / "t.jpg").read_bytes()
+    (tmp_path / "t.jpg").write_bytes(data[: len(data) // 2])
+    with pytest.raises(images.ImageError, match="cannot read image"):
+        images.load_image(tmp_path / "t.jpg")
+
+
+def test_too_small_is_an_error():
+    with pytest.raises(images.ImageError, match="at least 32 px"):
+        images.check_size(np.zeros((20, 300, 3), np.uint8), "content")
+
+
+@settings(max_examples=40, deadline=None)
+@given(h=st.integers(1, 400), w=st.integers(1, 400), longest=st.integers(32, 300))
+def test_resize_keeps_aspect(h, w, longest):
+    out = images.resize_longest(np.zeros((h, w, 3), np.uint8), longest)
+    assert max(out.shape[:2]) == longest
+    assert abs(out.shape[0] / out.shape[1] - h / w) <= 1.0 / min(out.shape[:2]) * max(1, h / w) + 1e-9
+
+
+@settings(max_examples=25, deadline=None)
+@given(mode=st.sampled_from(["L", "LA", "RGB", "RGBA", "P", "I;16", "CMYK", "1"]),
+       h=st.integers(1, 40), w=st.integers(1, 40), seed=st.integers(0, 2**16))
+def test_any_mode_loads_as_uint8_rgb(tmp_path_factory, mode, h, w, seed):
+    rgb = np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    img = Image.fromarray(rgb)
+    img = img.convert("I").point(lambda v: v * 257).convert("I;16") if mode == "I;16" else img.convert(mode)
+    path = tmp_path_factory.mktemp("m") / ("x.tiff" if mode in ("CMYK", "I;16") else "x.png")
+    img.save(path)
+    a = images.load_image(path)
+    assert a.shape == (h, w, 3) and a.dtype == np.uint8
+
+
+def test_save_png_is_atomic_and_round_trips(tmp_path):
+    x = np.random.default_rng(0).uniform(-20, 300, (17, 23, 3))
+    path = images.save_png(x, tmp_path / "o.png")
+    back = np.asarray(Image.open(path))
+    assert (back == np.clip(np.round(x), 0, 255)).all()
+    assert [p.name for p in tmp_path.iterdir()] == ["o.png"]  # no temporary left behind
