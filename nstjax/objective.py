@@ -47,28 +47,38 @@ class Data(NamedTuple):
     weights: losses.Weights
 
 
-def conv_choice(spec: Spec) -> Callable | None:
+def winograd_layers(spec: Spec, image_shape: tuple[int, ...]) -> frozenset[str]:
+    """Which convolutions run as Winograd for this spec and image size (a static, trace-time choice)."""
     if spec.conv == "direct":
-        return None
+        return frozenset()
     from nstjax import winograd
 
-    return winograd.conv_for if spec.conv == "auto" else lambda *_: winograd.conv_winograd
+    return winograd.plan(image_shape, every_layer=spec.conv == "winograd")
+
+
+def prepare_params(spec: Spec, params: dict, image_shape: tuple[int, ...]) -> dict:
+    """The params the compiled objective needs for this image size: Winograd-transformed kernels added."""
+    layers = winograd_layers(spec, image_shape)
+    if not layers:
+        return params
+    from nstjax import winograd
+
+    return winograd.with_transforms(params, layers)
 
 
 @functools.cache
 def feature_fn(spec: Spec, layers: tuple[str, ...]) -> Callable:
-    """jit(params, image) -> features at ``layers`` (image HW3 or NHW3, RGB 0..255)."""
-    conv_for = conv_choice(spec)
-    return jax.jit(lambda params, image: vgg.features(params, image, layers, spec.pooling, conv_for))
+    """jit(params, image) -> features at ``layers`` (image HW3 or NHW3, RGB 0..255), direct convolution:
+    targets are computed once, so the Winograd kernels' preparation would not pay off."""
+    return jax.jit(lambda params, image: vgg.features(params, image, layers, spec.pooling))
 
 
 @functools.cache
 def loss_fn(spec: Spec) -> Callable[[Data, jax.Array], tuple[jax.Array, dict]]:
     """The pure objective ``(data, image) -> (total, terms)``; trace it, jit it, vmap it."""
-    conv_for = conv_choice(spec)
 
     def loss(data: Data, image: jax.Array) -> tuple[jax.Array, dict]:
-        feats = vgg.features(data.params, image, spec.layers, spec.pooling, conv_for)
+        feats = vgg.features(data.params, image, spec.layers, spec.pooling, winograd_layers(spec, image.shape))
         t = data.targets
         return losses.total_loss(feats, image, t.content, t.style, t.layer_weights, data.weights)
 

@@ -33,7 +33,7 @@ def default_image(which: str) -> np.ndarray:
     """Images that need no download: scikit-image ships them."""
     import skimage.data
 
-    return {"content": skimage.data.chelsea, "style": skimage.data.immunohistochemistry}[which]()
+    return {"content": skimage.data.astronaut, "style": skimage.data.immunohistochemistry}[which]()
 
 
 def load_inputs(run: RunConfig) -> Inputs:
@@ -86,6 +86,7 @@ def prepare(run: RunConfig, params: dict, inputs: Inputs | None = None) -> Probl
         styles = [colour.luminance_style(s, inputs.content) for s in inputs.styles]
     targets = objective.make_targets(params, spec, content_for_loss, styles, list(run.style_blend), run.style_layer_weights)
     x0 = initial_image(run, Inputs(content_for_loss, styles))
+    params = objective.prepare_params(spec, params, x0.shape)
     return Problem(spec, objective.Data(params, targets, loss_weights(run)), jnp.asarray(x0), inputs)
 
 

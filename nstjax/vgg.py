@@ -5,7 +5,7 @@ No file I/O here: the weights come in as a params pytree (see ``nstjax.weights``
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import flax.linen as nn
 import jax
@@ -15,9 +15,6 @@ from nstjax.layers import BLOCKS, ORDER, deepest
 
 # The Caffe/Keras weights expect BGR, 0..255, minus the ImageNet channel means (in BGR order).
 BGR_MEAN = (103.939, 116.779, 123.68)
-
-ConvFn = Callable[[jax.Array, jax.Array], jax.Array]
-
 
 def preprocess(rgb: jax.Array) -> jax.Array:
     """RGB in 0..255 (float, ...HW3) to the network's input: BGR, mean-subtracted. The one place this happens."""
@@ -43,13 +40,20 @@ def pool2x2(x: jax.Array, kind: str) -> jax.Array:
 
 class Conv3x3(nn.Module):
     features: int
-    conv: ConvFn = conv_direct
+    winograd: bool = False  # use the pre-transformed kernels (see nstjax.winograd) instead of "kernel"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        kernel = self.param("kernel", nn.initializers.lecun_normal(), (3, 3, x.shape[-1], self.features))
         bias = self.param("bias", nn.initializers.zeros, (self.features,))
-        return self.conv(x, kernel) + bias
+        if self.winograd:
+            from nstjax.winograd import conv_winograd
+
+            shape = (6, 6, x.shape[-1], self.features)
+            u = self.param("winograd", nn.initializers.zeros, shape)
+            u_t = self.param("winograd_t", nn.initializers.zeros, shape[:2] + shape[2:][::-1])
+            return conv_winograd(x, u, u_t) + bias
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), (3, 3, x.shape[-1], self.features))
+        return conv_direct(x, kernel) + bias
 
 
 class VGG19(nn.Module):
@@ -61,7 +65,7 @@ class VGG19(nn.Module):
 
     layers: Sequence[str]
     pooling: str = "max"
-    conv_for: Callable[[str, int, int], ConvFn] | None = None  # (layer, channels_in, spatial) -> conv
+    winograd_layers: frozenset[str] = frozenset()
 
     @nn.compact
     def __call__(self, x: jax.Array) -> dict[str, jax.Array]:
@@ -76,8 +80,7 @@ class VGG19(nn.Module):
         for b, (channels, count) in enumerate(BLOCKS, 1):
             for i in range(1, count + 1):
                 name = f"conv{b}_{i}"
-                conv = self.conv_for(name, x.shape[-1], max(x.shape[1:3])) if self.conv_for else conv_direct
-                x = Conv3x3(channels, conv, name=name)(x)
+                x = Conv3x3(channels, name in self.winograd_layers, name=name)(x)
                 if keep(name, x):
                     return out
                 x = nn.relu(x)
@@ -90,9 +93,12 @@ class VGG19(nn.Module):
 
 
 def features(params: dict, image: jax.Array, layers: Sequence[str], pooling: str = "max",
-             conv_for: Callable[[str, int, int], ConvFn] | None = None) -> dict[str, jax.Array]:
-    """Activations of an RGB 0..255 image (HW3 or NHW3) at ``layers``; pure, jit it at the call site."""
+             winograd_layers: frozenset[str] = frozenset()) -> dict[str, jax.Array]:
+    """Activations of an RGB 0..255 image (HW3 or NHW3) at ``layers``; pure, jit it at the call site.
+
+    ``winograd_layers`` need their transformed kernels in ``params`` (``nstjax.winograd.with_transforms``).
+    """
     batched = image.ndim == 4
     x = preprocess(image if batched else image[None])
-    out = VGG19(tuple(sorted(set(layers), key=ORDER.index)), pooling, conv_for).apply({"params": params}, x)
+    out = VGG19(tuple(sorted(set(layers), key=ORDER.index)), pooling, winograd_layers).apply({"params": params}, x)
     return out if batched else {k: v[0] for k, v in out.items()}

@@ -24,7 +24,7 @@ def test_default_pair_runs_without_downloads(tmp_path):
     r = nstjax("image_size=64", "steps=3", "progress=false", f"hydra.run.dir={out}", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     image = np.asarray(Image.open(out / "final.png"))
-    assert max(image.shape[:2]) == 64 and image.shape[2] == 3  # scikit-image's chelsea, 451×300
+    assert max(image.shape[:2]) == 64 and image.shape[2] == 3  # scikit-image's astronaut
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == 3 and summary["loss"]["total"] > 0
     assert summary["config"]["pooling"] == "avg" and summary["config"]["ratio"] == pytest.approx(1e-3)

@@ -1,0 +1,52 @@
+"""Winograd F(4×4,3×3) against XLA's direct convolution: values, image gradients, the whole network."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nstjax import objective, vgg, winograd
+
+
+@settings(max_examples=12, deadline=None)
+@given(h=st.integers(1, 23), w=st.integers(1, 23), c=st.sampled_from([1, 3, 8]), k=st.sampled_from([1, 5, 16]),
+       seed=st.integers(0, 1000))
+def test_conv_and_input_gradient_match_direct(h, w, c, k, seed):
+    rng = np.random.default_rng(seed)
+    x = jnp.asarray(rng.normal(size=(2, h, w, c)), jnp.float32)
+    kernel = jnp.asarray(rng.normal(size=(3, 3, c, k)), jnp.float32)
+    t = winograd.transform_kernels(kernel)
+    direct = vgg.conv_direct(x, kernel)
+    wino = winograd.conv_winograd(x, t["winograd"], t["winograd_t"])
+    scale = float(jnp.abs(direct).max()) + 1e-6
+    assert float(jnp.abs(wino - direct).max()) / scale < 1e-5
+    probe = jnp.asarray(rng.normal(size=direct.shape), jnp.float32)
+    g_direct = jax.grad(lambda x: jnp.vdot(vgg.conv_direct(x, kernel), probe))(x)
+    g_wino = jax.grad(lambda x: jnp.vdot(winograd.conv_winograd(x, t["winograd"], t["winograd_t"]), probe))(x)
+    assert float(jnp.abs(g_wino - g_direct).max()) / (float(jnp.abs(g_direct).max()) + 1e-6) < 1e-5
+
+
+def test_plan_follows_the_size_rule():
+    assert winograd.plan((256, 256, 3)) == {
+        "conv2_1", "conv2_2", *(f"conv{b}_{i}" for b in (3, 4, 5) for i in range(1, 5))}
+    assert "conv1_2" in winograd.plan((128, 128, 3)) and "conv1_1" not in winograd.plan((128, 128, 3))
+    assert "conv1_1" in winograd.plan((64, 64, 3), every_layer=True)
+
+
+def test_whole_network_objective_and_gradient_match_direct(params, pair_128):
+    content, style = pair_128
+    results = {}
+    for conv in ("direct", "winograd"):
+        spec = objective.Spec(conv=conv)
+        targets = objective.make_targets(params, spec, content, [style])
+        x = jnp.asarray(content, jnp.float32) + 10.0
+        data = objective.Data(objective.prepare_params(spec, params, x.shape), targets, objective.losses.Weights(1.0, 1e3, 0.0))
+        results[conv] = objective.value_and_grad_fn(spec)(data, x)
+    (ld, td, gd), (lw, tw, gw) = results["direct"], results["winograd"]
+    assert abs(float(lw) - float(ld)) / float(ld) < 1e-4
+    for term in ("content", "style"):
+        assert abs(float(tw[term]) - float(td[term])) / float(td[term]) < 1e-4
+    assert float(jnp.linalg.norm(gw - gd) / jnp.linalg.norm(gd)) < 1e-4
