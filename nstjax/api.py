@@ -10,7 +10,7 @@ import numpy as np
 
 from nstjax import weights
 from nstjax.layers import ORDER, resolve_layers
-from nstjax.objective import Spec, feature_fn
+from nstjax.objective import feature_fn
 
 
 @functools.cache
@@ -28,6 +28,6 @@ def extract_features(image: np.ndarray, layers: Sequence[str], pooling: str = "m
     if pooling not in ("max", "avg"):
         raise ValueError(f"pooling must be 'max' or 'avg', got {pooling!r}")
     names = tuple(sorted(set(resolve_layers(list(layers), {}, "layers")), key=ORDER.index))
-    fn = feature_fn(Spec(pooling=pooling), names)
+    fn = feature_fn(pooling, names)
     out = fn(params if params is not None else default_params(), jnp.asarray(image, jnp.float32))
     return {k: np.asarray(v, np.float32) for k, v in out.items()}

@@ -108,9 +108,12 @@ def main() -> None:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    from nstjax.objective import enable_compilation_cache
+
+    enable_compilation_cache()
     _app()
     if _failures:
-        if len(_failures) > 1 or HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        if {"-m", "--multirun"} & set(sys.argv[1:]):
             print(f"error: {len(_failures)} job(s) failed:\n  " + "\n  ".join(_failures), file=sys.stderr)
         sys.exit(1)
 

@@ -50,9 +50,12 @@ class RunConfig:
     logger: dict[str, Any] = field(default_factory=lambda: {"name": "none"})
     memory_budget: int | None = None
 
+    style_weight_override: float | None = None
+
     @property
     def style_weight(self) -> float:
-        return self.content_weight / self.ratio
+        """β: ``style_weight`` when given, else α / ratio."""
+        return self.content_weight / self.ratio if self.style_weight_override is None else self.style_weight_override
 
 
 def _number(cfg: Mapping, key: str, kind=float, positive=False, nonneg=False):
@@ -126,6 +129,10 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         if cfg.get(key) is not None and not isinstance(cfg.get(key), str):
             raise ConfigError(f"{key} must be an image path, got {cfg.get(key)!r}")
     budget = cfg.get("memory_budget")
+    content_weight = _number(cfg, "content_weight", nonneg=True)
+    style_weight = None if cfg.get("style_weight") is None else _number(cfg, "style_weight", nonneg=True)
+    if content_weight == 0 and style_weight == 0:
+        raise ConfigError("content_weight and style_weight are both 0: nothing to optimise")
 
     return RunConfig(
         content=cfg.get("content"),
@@ -136,7 +143,7 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         steps=_number(cfg, "steps", int, positive=True),
         spec=Spec(content_layers, style_layers, _choice(cfg, "pooling"), _choice(cfg, "conv")),
         ratio=_number(cfg, "ratio", positive=True),
-        content_weight=_number(cfg, "content_weight", positive=True),
+        content_weight=content_weight,
         style_layer_weights=lw,
         tv_weight=_number(cfg, "tv_weight", nonneg=True),
         init=_choice(cfg, "init"),
@@ -150,6 +157,7 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         progress=bool(cfg.get("progress", True)),
         logger=dict(cfg.get("logger") or {"name": "none"}),
         memory_budget=None if budget is None else _number(cfg, "memory_budget", int, positive=True),
+        style_weight_override=style_weight,
     )
 
 

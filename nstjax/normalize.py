@@ -14,7 +14,7 @@ import numpy as np
 
 from nstjax import weights
 from nstjax.layers import CONV_LAYERS
-from nstjax.objective import Spec, feature_fn
+from nstjax.objective import feature_fn
 
 # Natural photographs bundled with scikit-image (no download): the statistics the scales come from.
 IMAGE_SET = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field")
@@ -32,7 +32,7 @@ def calibration_images() -> list[np.ndarray]:
 def mean_activations(params: weights.Params, batch: list[np.ndarray]) -> dict[str, np.ndarray]:
     """Mean post-ReLU activation of every filter, over all images and positions (max pooling)."""
     relus = tuple(name.replace("conv", "relu") for name in CONV_LAYERS)
-    feats = feature_fn(Spec(pooling="max"), relus)(params, jnp.asarray(np.stack(batch), jnp.float32))
+    feats = feature_fn("max", relus)(params, jnp.asarray(np.stack(batch), jnp.float32))
     return {name.replace("relu", "conv"): np.asarray(f, np.float64).mean(axis=(0, 1, 2)) for name, f in feats.items()}
 
 

@@ -19,6 +19,15 @@ from nstjax import losses, vgg
 from nstjax.layers import ORDER
 
 
+def enable_compilation_cache(folder: str | None = None) -> None:
+    """Keeps compiled programs on disk (beside the weights cache), so a later run or another job of a
+    sweep with the same shapes and layers skips XLA's compilation (seconds to tens of seconds)."""
+    from nstjax.weights import cache_dir
+
+    jax.config.update("jax_compilation_cache_dir", folder or str(cache_dir() / "xla"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
 @dataclass(frozen=True)
 class Spec:
     """What fixes the compiled program (besides array shapes)."""
@@ -56,21 +65,30 @@ def winograd_layers(spec: Spec, image_shape: tuple[int, ...]) -> frozenset[str]:
     return winograd.plan(image_shape, every_layer=spec.conv == "winograd")
 
 
+_prepared: dict[tuple[int, frozenset], tuple[dict, dict]] = {}
+
+
 def prepare_params(spec: Spec, params: dict, image_shape: tuple[int, ...]) -> dict:
-    """The params the compiled objective needs for this image size: Winograd-transformed kernels added."""
+    """The params the compiled objective needs for this image size: Winograd-transformed kernels added.
+
+    Memoised per params object and layer set, so the jobs of a sweep transform the kernels once.
+    """
     layers = winograd_layers(spec, image_shape)
     if not layers:
         return params
-    from nstjax import winograd
+    key = (id(params), layers)
+    if key not in _prepared or _prepared[key][0] is not params:
+        from nstjax import winograd
 
-    return winograd.with_transforms(params, layers)
+        _prepared[key] = (params, winograd.with_transforms(params, layers))
+    return _prepared[key][1]
 
 
 @functools.cache
-def feature_fn(spec: Spec, layers: tuple[str, ...]) -> Callable:
+def feature_fn(pooling: str, layers: tuple[str, ...]) -> Callable:
     """jit(params, image) -> features at ``layers`` (image HW3 or NHW3, RGB 0..255), direct convolution:
     targets are computed once, so the Winograd kernels' preparation would not pay off."""
-    return jax.jit(lambda params, image: vgg.features(params, image, layers, spec.pooling))
+    return jax.jit(lambda params, image: vgg.features(params, image, layers, pooling))
 
 
 @functools.cache
@@ -106,12 +124,12 @@ def make_targets(params: dict, spec: Spec, content: np.ndarray, styles: list[np.
     output has its Grams rescaled by M_out/M_style, so the paper's 1/M² normalisation still compares like
     with like (departure only when style_scale ≠ 1).
     """
-    content_feats = feature_fn(spec, spec.content_layers)(params, jnp.asarray(content, jnp.float32))
+    content_feats = feature_fn(spec.pooling, spec.content_layers)(params, jnp.asarray(content, jnp.float32))
     blend = blend or [1.0 / len(styles)] * len(styles)
     grams = {name: 0.0 for name in spec.style_layers}
     out_hw = content.shape[:2]
     for weight, style in zip(blend, styles):
-        feats = feature_fn(spec, spec.style_layers)(params, jnp.asarray(style, jnp.float32))
+        feats = feature_fn(spec.pooling, spec.style_layers)(params, jnp.asarray(style, jnp.float32))
         for name in spec.style_layers:
             f = feats[name]
             ratio = _positions(out_hw, name) / (f.shape[0] * f.shape[1])

@@ -38,6 +38,7 @@ AT = np.array([
 ], np.float32)
 
 MIN_CHANNELS = 64  # input channels from which Winograd pays off (conv1_1, with 3, stays direct)
+MIN_IMAGE = 192  # below this, Winograd's extra compile time (~13 s) exceeds what it saves in a typical run
 MAX_SPATIAL = 128  # largest map side where it still pays off (measured: 512 px, 2.34 s vs 2.44 s with all layers)
 
 
@@ -51,6 +52,7 @@ def _combine(coefficients: np.ndarray, parts: list[jax.Array]) -> list[jax.Array
     return out
 
 
+@jax.jit
 def transform_kernel(kernel: jax.Array) -> jax.Array:
     """G g Gᵀ: (3, 3, C, K) -> (6, 6, C, K)."""
     return jnp.stack([jnp.stack(_combine(G, list(r))) for r in _combine(G, list(kernel))])
@@ -108,10 +110,13 @@ conv_winograd.defvjp(_fwd, _bwd)
 
 def plan(image_shape: tuple[int, ...], every_layer: bool = False) -> frozenset[str]:
     """The layers that use Winograd for an input of this (…, H, W, 3) shape: ≥64 input channels and maps
-    ≤128 px (on larger maps the transforms are memory-bound and gain nothing); or all of them."""
+    ≤128 px (on larger maps the transforms are memory-bound and gain nothing), in images of at least
+    ``MIN_IMAGE`` px; or all of them."""
     from nstjax.layers import BLOCKS
 
     h, w = image_shape[-3], image_shape[-2]
+    if not every_layer and max(h, w) < MIN_IMAGE:
+        return frozenset()
     chosen, channels = set(), 3
     for b, (out_channels, count) in enumerate(BLOCKS, 1):
         for i in range(1, count + 1):

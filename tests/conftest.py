@@ -40,3 +40,10 @@ def pair_128(images_dir):
     content = images.resize_longest(images.load_image(images_dir / "tubingen.jpg"), 128)
     style = images.resize(images.load_image(images_dir / "starry_night.jpg"), content.shape[:2])
     return content, style
+
+
+def pytest_configure(config):
+    # Compiled programs persist between test runs (and CLI subprocesses share them).
+    from nstjax.objective import enable_compilation_cache
+
+    enable_compilation_cache()

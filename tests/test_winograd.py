@@ -5,15 +5,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from hypothesis import given, settings
-from hypothesis import strategies as st
+import pytest
 
 from nstjax import objective, vgg, winograd
 
 
-@settings(max_examples=12, deadline=None)
-@given(h=st.integers(1, 23), w=st.integers(1, 23), c=st.sampled_from([1, 3, 8]), k=st.sampled_from([1, 5, 16]),
-       seed=st.integers(0, 1000))
+@pytest.mark.parametrize("h, w, c, k, seed", [(1, 1, 1, 1, 0), (7, 13, 3, 5, 1), (16, 9, 8, 16, 2), (23, 20, 4, 3, 3)])
 def test_conv_and_input_gradient_match_direct(h, w, c, k, seed):
     rng = np.random.default_rng(seed)
     x = jnp.asarray(rng.normal(size=(2, h, w, c)), jnp.float32)
@@ -32,7 +29,8 @@ def test_conv_and_input_gradient_match_direct(h, w, c, k, seed):
 def test_plan_follows_the_size_rule():
     assert winograd.plan((256, 256, 3)) == {
         "conv2_1", "conv2_2", *(f"conv{b}_{i}" for b in (3, 4, 5) for i in range(1, 5))}
-    assert "conv1_2" in winograd.plan((128, 128, 3)) and "conv1_1" not in winograd.plan((128, 128, 3))
+    assert "conv2_1" in winograd.plan((192, 128, 3)) and "conv1_2" not in winograd.plan((192, 128, 3))
+    assert winograd.plan((128, 128, 3)) == frozenset()  # small images: not worth the compile time
     assert "conv1_1" in winograd.plan((64, 64, 3), every_layer=True)
 
 

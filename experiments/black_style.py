@@ -1,0 +1,18 @@
+"""Seed article: an all-black style image on a portrait (scikit-image's astronaut): the article saw the
+background turn black while the face stayed."""
+
+from nstjax.experiments import Cell, Grid, main
+
+from blank_style import KERAS  # noqa: E402  (the seed article's Keras settings)
+
+
+def build() -> Grid:
+    return Grid(
+        "black_style", "An all-black style image on a portrait (seed article)",
+        [Cell("astronaut", "content", {"steps": 1, "style_weight": 0}), Cell("astronaut", "black style", {})],
+        defaults={"content": "astronaut", "style": "black", **KERAS},
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(build))

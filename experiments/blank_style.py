@@ -1,0 +1,18 @@
+"""Seed article: a blank (white) style image, after 1 and after 10 outer iterations (each outer iteration
+of the Keras example is 20 L-BFGS evaluations; here 20 L-BFGS steps), with the article's Keras settings."""
+
+from nstjax.experiments import Cell, Grid, main
+
+KERAS = {"content_layers": "keras", "style_layers": "keras", "ratio": 0.025, "tv_weight": 1.0, "pooling": "max"}
+
+
+def build() -> Grid:
+    return Grid(
+        "blank_style", "A blank style image: after 1 and 10 outer iterations (seed article)",
+        [Cell("tubingen, blank style", f"{n} outer iteration{'s' if n > 1 else ''}", {"steps": 20 * n}) for n in (1, 10)],
+        defaults={"content": "tubingen", "style": "blank", **KERAS},
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(build))

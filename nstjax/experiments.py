@@ -1,0 +1,175 @@
+"""Figure experiments: a grid of runs, each a set of config overrides, drawn as one labelled figure.
+
+``experiments/NAME.py`` defines its cells and calls ``main``; everything it does not set comes from
+``configs/config.yaml`` and the command line (``key=value``, plus ``out_dir=`` and ``images_dir=``).
+Cells run in one process, so cells that share image size, pooling and layers share one compilation.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from nstjax.atomic import write_atomic, write_json
+from nstjax.images import save_png
+
+PAPER_DEFAULTS = {"image_size": 512, "steps": 500, "progress": False}  # the paper's 512 px
+DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
+
+
+@dataclass
+class Cell:
+    row: str
+    col: str
+    overrides: dict  # config keys; image names (no suffix) are looked up in images_dir
+
+
+@dataclass
+class Grid:
+    name: str
+    title: str
+    cells: list[Cell]
+    defaults: dict = field(default_factory=dict)  # what this experiment changes from configs/config.yaml
+    curves: bool = False  # add a panel of loss curves
+
+
+def synthetic_image(name: str) -> np.ndarray | None:
+    """Inputs that are not files: blank and black images, scikit-image's astronaut."""
+    if name == "blank":
+        return np.full((512, 512, 3), 255, np.uint8)
+    if name == "black":
+        return np.zeros((512, 512, 3), np.uint8)
+    if name == "astronaut":
+        import skimage.data
+
+        return skimage.data.astronaut()
+    return None
+
+
+def resolve_image(name: str, images_dir: Path, inputs_dir: Path) -> str:
+    if "/" in name or "." in name:
+        return name
+    image = synthetic_image(name)
+    if image is not None:
+        return str(save_png(image, inputs_dir / f"{name}.png"))
+    path = images_dir / f"{name}.jpg"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found (images_dir={images_dir})")
+    return str(path)
+
+
+def compose(overrides: dict, cli: list[str]):
+    """configs/config.yaml + overrides (dict) + command-line overrides (strings), as the CLI composes."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from nstjax.cli import CONFIG_DIR
+
+    def as_override(k, v):
+        if isinstance(v, (list, tuple)):
+            return f"{k}=[{','.join(str(x) for x in v)}]"
+        return f"{k}={'null' if v is None else v}"
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+        return hydra_compose("config", [as_override(k, v) for k, v in overrides.items()] + cli)
+
+
+def run_grid(grid: Grid, cli: list[str], out_dir: Path, images_dir: Path) -> dict:
+    from nstjax.config import validate
+    from nstjax.normalize import params_for
+    from nstjax.stylize import stylize
+
+    cell_dir = out_dir / grid.name
+    results = []
+    for i, cell in enumerate(grid.cells):
+        overrides = {**PAPER_DEFAULTS, **grid.defaults, **cell.overrides}
+        for key in ("content", "style"):
+            value = overrides.get(key)
+            if isinstance(value, (list, tuple)):
+                overrides[key] = [resolve_image(v, images_dir, out_dir / "inputs") for v in value]
+            elif value is not None:
+                overrides[key] = resolve_image(value, images_dir, out_dir / "inputs")
+        cfg = compose(overrides, cli)
+        run = validate(cfg)
+        from omegaconf import OmegaConf
+
+        record = OmegaConf.to_container(cfg, resolve=True)
+        print(f"[{grid.name}] {i + 1}/{len(grid.cells)}: {cell.row} / {cell.col}", file=sys.stderr, flush=True)
+        summary = stylize(run, params_for(run.weights), cell_dir / f"{i:02d}", record)
+        metrics = [json.loads(line)["total"] for line in (cell_dir / f"{i:02d}" / "metrics.jsonl").read_text().splitlines()]
+        results.append({"row": cell.row, "col": cell.col, "dir": str(cell_dir / f"{i:02d}"), "config": record,
+                        "loss": summary["loss"], "steps": summary["steps"], "evaluations": summary["evaluations"],
+                        "seconds_optimize": summary["seconds_optimize"], "curve": metrics})
+    figure = draw(grid, results, out_dir / f"{grid.name}.png")
+    record = {"name": grid.name, "title": grid.title, "cells": [{k: v for k, v in r.items() if k != "curve"} for r in results]}
+    write_json(out_dir / f"{grid.name}.json", record)
+    return {"figure": figure, "json": out_dir / f"{grid.name}.json", "cells": results}
+
+
+def draw(grid: Grid, results: list[dict], path: Path) -> Path:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    rows = list(dict.fromkeys(r["row"] for r in results))
+    cols = list(dict.fromkeys(r["col"] for r in results))
+    extra = 1 if grid.curves else 0
+    fig, axes = plt.subplots(len(rows), len(cols) + extra, figsize=(2.6 * (len(cols) + extra), 2.6 * len(rows) + 0.6),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for r in results:
+        ax = axes[rows.index(r["row"]), cols.index(r["col"])]
+        ax.imshow(Image.open(Path(r["dir"]) / "final.png"))
+        ax.set_title(f"{r['col']}\nloss {r['loss']['total']:.3g}", fontsize=7)
+    for i, row in enumerate(rows):
+        axes[i, 0].text(-0.08, 0.5, row, transform=axes[i, 0].transAxes, rotation=90, va="center", ha="right", fontsize=8)
+        if grid.curves:
+            ax = axes[i, -1]
+            ax.axis("on")
+            for r in (r for r in results if r["row"] == row):
+                ax.semilogy(np.arange(1, len(r["curve"]) + 1), r["curve"], label=r["col"])
+            ax.set_xlabel("step", fontsize=7)
+            ax.set_ylabel("total loss", fontsize=7)
+            ax.tick_params(labelsize=6)
+            ax.legend(fontsize=6)
+    fig.suptitle(grid.title, fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return write_atomic(path, lambda f: f.write(buf.getvalue()))
+
+
+def main(build: Callable[[], Grid], argv: list[str] | None = None) -> int:
+    """``python experiments/NAME.py [key=value ...] out_dir=DIR images_dir=DIR``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    out_dir, images_dir, cli = Path("outputs/experiments"), DEFAULT_IMAGES, []
+    for arg in args:
+        key, _, value = arg.partition("=")
+        if key == "out_dir":
+            out_dir = Path(value)
+        elif key == "images_dir":
+            images_dir = Path(value)
+        else:
+            cli.append(arg)
+    from nstjax.objective import enable_compilation_cache
+
+    enable_compilation_cache()
+    try:
+        result = run_grid(build(), cli, out_dir, images_dir)
+    except (ValueError, FileNotFoundError) as exc:  # ConfigError, ImageError are ValueErrors
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(result["figure"])
+    print(result["json"])
+    return 0

@@ -1,0 +1,54 @@
+"""Loss per second of each `optimizer=` on the paper's pair: the measurement behind the default.
+
+    python scripts/compare_optimizers.py [--size 128] [--steps 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import jax  # noqa: E402
+
+from nstjax import config, objective  # noqa: E402
+from nstjax.normalize import params_for  # noqa: E402
+from nstjax.optimize import OPTIMIZERS, make_optimizer  # noqa: E402
+from nstjax.stylize import prepare  # noqa: E402
+
+IMAGES = Path(os.environ.get("NSTJAX_IMAGES", Path(__file__).resolve().parents[2] / "shared" / "images"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=20)
+    args = parser.parse_args()
+    from omegaconf import OmegaConf
+
+    base = OmegaConf.to_container(OmegaConf.load(Path(__file__).resolve().parents[1] / "configs" / "config.yaml"))
+    base.pop("defaults"), base.pop("hydra")
+    print(f"| optimizer | loss after {args.steps} iterations | evaluations | seconds per iteration |")
+    print("| --- | --- | --- | --- |")
+    for name in OPTIMIZERS:
+        group = OmegaConf.to_container(OmegaConf.load(Path(__file__).resolve().parents[1] / "configs" / "optimizer" / f"{name}.yaml"))
+        run = config.validate({**base, "content": str(IMAGES / "tubingen.jpg"), "style": str(IMAGES / "starry_night.jpg"),
+                               "image_size": args.size, "optimizer": group})
+        problem = prepare(run, params_for("imagenet"))
+        fg = objective.value_and_grad_fn(problem.spec)
+        jax.block_until_ready(fg(problem.data, problem.x0))
+        opt = make_optimizer(run.optimizer, objective.loss_fn(problem.spec), fg, problem.data)
+        state = opt.step(opt.init(problem.x0))  # compiles the optimiser's own functions
+        t0 = time.perf_counter()
+        for _ in range(args.steps - 1):
+            state = opt.step(state)
+        jax.block_until_ready(state.x)
+        seconds = (time.perf_counter() - t0) / (args.steps - 1)
+        print(f"| `{name}` | {float(state.loss):.3e} | {int(state.evaluations)} | {seconds:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""A Hydra multirun with W&B offline: four jobs, each with its own offline run holding every step's
+losses, summarised by nstjax-report; and a failing job that does not stop the others."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from wandb_file import history
+
+
+def sweep(tmp_path, *args):
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    env.pop("WANDB_API_KEY", None)
+    return subprocess.run([sys.executable, "-m", "nstjax.cli", "-m", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def wandb_sweep(tmp_path_factory, images_dir):
+    tmp = tmp_path_factory.mktemp("sweep")
+    out = tmp / "sweep"
+    r = sweep(tmp, f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}",
+              "pooling=max,avg", "ratio=1e-3,1e-2", "image_size=64", "steps=5", "logger=wandb",
+              "progress=false", f"hydra.sweep.dir={out}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out
+
+
+def test_four_jobs_each_with_outputs_and_an_offline_wandb_run(wandb_sweep):
+    jobs = sorted(p for p in wandb_sweep.iterdir() if p.is_dir() and p.name.isdigit())
+    assert [j.name for j in jobs] == ["0", "1", "2", "3"]
+    seen = set()
+    for job in jobs:
+        summary = json.loads((job / "summary.json").read_text())
+        seen.add((summary["config"]["pooling"], summary["config"]["ratio"]))
+        steps = [json.loads(line) for line in (job / "metrics.jsonl").read_text().splitlines()]
+        runs = list(job.glob("wandb/offline-run-*/run-*.wandb"))
+        assert len(runs) == 1, list(job.rglob("*"))
+        logged = [h for h in history(runs[0]) if "loss/total" in h]
+        assert [h["_step"] for h in logged] == [s["step"] for s in steps] == list(range(1, summary["steps"] + 1))
+        np.testing.assert_allclose([h["loss/style"] for h in logged], [s["style"] for s in steps], rtol=1e-6)
+        assert Image.open(job / "final.png").size[0] == 64
+    assert seen == {("max", 1e-3), ("max", 1e-2), ("avg", 1e-3), ("avg", 1e-2)}
+
+
+def test_report_summarises_the_sweep(wandb_sweep):
+    r = subprocess.run([sys.executable, "-m", "nstjax.report", str(wandb_sweep)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader((wandb_sweep / "report.csv").open()))
+    assert len(rows) == 4 and {row["overrides"].split()[2] for row in rows} >= {"pooling=max", "pooling=avg"}
+    for row in rows:
+        summary = json.loads((wandb_sweep / row["job"] / "summary.json").read_text())
+        assert float(row["total"]) == pytest.approx(summary["loss"]["total"])
+    assert "| job | overrides |" in (wandb_sweep / "report.md").read_text()
+    sheet = np.asarray(Image.open(wandb_sweep / "contact_sheet.png"))
+    assert sheet.shape[1] > 4 * 64 and sheet.std() > 10
+
+
+def test_failing_job_does_not_stop_the_others(tmp_path, images_dir):
+    out = tmp_path / "sweep"
+    r = sweep(tmp_path, f"content={images_dir / 'tubingen.jpg'},{tmp_path / 'missing.jpg'},{images_dir / 'shipwreck.jpg'}",
+              f"style={images_dir / 'starry_night.jpg'}", "image_size=64", "steps=2", "progress=false",
+              f"hydra.sweep.dir={out}")
+    assert r.returncode == 1
+    assert "image not found" in r.stderr and "1 job(s) failed" in r.stderr
+    assert (out / "0" / "final.png").exists() and (out / "2" / "final.png").exists()
+    assert not (out / "1" / "final.png").exists()
+
+
+def test_jobs_differing_only_in_ratio_reuse_the_compilation(wandb_sweep):
+    compile_s = [json.loads((wandb_sweep / str(i) / "summary.json").read_text())["seconds_compile"] for i in range(4)]
+    # Jobs 0, 2 (max, avg at ratio 1e-3) compile; jobs 1, 3 (ratio 1e-2) reuse their program.
+    assert compile_s[1] < 0.25 * compile_s[0] and compile_s[3] < 0.25 * compile_s[2], compile_s
