@@ -58,8 +58,8 @@ class Data(NamedTuple):
 
 def winograd_layers(spec: Spec, image_shape: tuple[int, ...]) -> frozenset[str]:
     """Which convolutions run as Winograd for this spec and image size (a static, trace-time choice)."""
-    if spec.conv == "direct":
-        return frozenset()
+    if spec.conv == "direct" or (spec.conv == "auto" and jax.default_backend() != "cpu"):
+        return frozenset()  # on GPUs, cuDNN's direct convolutions are already the fast path
     from nstjax import winograd
 
     return winograd.plan(image_shape, every_layer=spec.conv == "winograd")

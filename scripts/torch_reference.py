@@ -20,16 +20,17 @@ ORDER = [n for b, (_, c) in enumerate(BLOCKS, 1) for n in
 
 
 class TorchVGG19(torch.nn.Module):
-    def __init__(self, params: dict, pooling: str = "avg"):
+    def __init__(self, params: dict, pooling: str = "avg", device: str = "cpu"):
         super().__init__()
         self.pooling = pooling
         # HWIO (Keras) -> OIHW (torch)
-        self.w = {k: torch.from_numpy(np.ascontiguousarray(v["kernel"].transpose(3, 2, 0, 1))) for k, v in params.items()}
-        self.b = {k: torch.from_numpy(np.asarray(v["bias"])) for k, v in params.items()}
+        self.w = {k: torch.from_numpy(np.ascontiguousarray(v["kernel"].transpose(3, 2, 0, 1))).to(device) for k, v in params.items()}
+        self.b = {k: torch.from_numpy(np.asarray(v["bias"])).to(device) for k, v in params.items()}
+        self.mean = BGR_MEAN.to(device)
 
     def forward(self, rgb: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         """rgb: 1×3×H×W in 0..255."""
-        x = rgb.flip(1) - BGR_MEAN
+        x = rgb.flip(1) - self.mean
         last = max(layers, key=ORDER.index)
         out = {}
         for b, (_, count) in enumerate(BLOCKS, 1):
@@ -63,13 +64,13 @@ class Objective:
 
     def __init__(self, params, content: np.ndarray, style: np.ndarray, content_layers=("relu4_2",),
                  style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), pooling="avg",
-                 alpha=1.0, beta=1e3):
-        self.net = TorchVGG19(params, pooling)
+                 alpha=1.0, beta=1e3, device: str = "cpu"):
+        self.net = TorchVGG19(params, pooling, device)
         self.cl, self.sl, self.alpha, self.beta = tuple(content_layers), tuple(style_layers), alpha, beta
         self.layers = self.cl + self.sl
         with torch.no_grad():
-            self.p = {k: v for k, v in self.net(to_tensor(content), self.cl).items()}
-            self.a = {k: gram(v) for k, v in self.net(to_tensor(style), self.sl).items()}
+            self.p = {k: v for k, v in self.net(to_tensor(content).to(device), self.cl).items()}
+            self.a = {k: gram(v) for k, v in self.net(to_tensor(style).to(device), self.sl).items()}
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
         f = self.net(x, self.layers)
@@ -85,11 +86,18 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.asarray(image, np.float32).transpose(2, 0, 1)[None].copy())
 
 
-def run_lbfgs(objective: Objective, x0: np.ndarray, steps: int, history: int = 100) -> dict:
-    """A straightforward torch L-BFGS: strong Wolfe line search, the given history, torch's other defaults."""
-    x = to_tensor(x0).requires_grad_(True)
-    opt = torch.optim.LBFGS([x], lr=1, max_iter=steps, history_size=history, line_search_fn="strong_wolfe")
-    evals = 0
+def run_lbfgs(objective: Objective, x0: np.ndarray, steps: int, history: int = 100, device: str = "cpu",
+              trace: bool = False) -> dict:
+    """A straightforward torch L-BFGS: strong Wolfe line search, the given history, torch's other defaults.
+
+    With ``trace``, one ``opt.step`` per iteration (max_iter=1, torch keeps its history across calls),
+    recording (seconds, loss, evaluations) after each.
+    """
+    x = to_tensor(x0).to(device).requires_grad_(True)
+    # Traced: max_eval 25 per iteration (untraced, torch's default 1.25·max_iter for the whole run).
+    opt = torch.optim.LBFGS([x], lr=1, max_iter=1 if trace else steps, max_eval=25 if trace else None,
+                            history_size=history, line_search_fn="strong_wolfe")
+    evals, points = 0, []
 
     def closure():
         nonlocal evals
@@ -100,10 +108,15 @@ def run_lbfgs(objective: Objective, x0: np.ndarray, steps: int, history: int = 1
         return loss
 
     t0 = time.perf_counter()
-    opt.step(closure)
+    for _ in range(steps if trace else 1):
+        loss = opt.step(closure)
+        if trace:
+            points.append((time.perf_counter() - t0, float(loss), evals))
     seconds = time.perf_counter() - t0
     with torch.no_grad():
         loss, terms = objective(x)
+    if trace:  # opt.step returns the loss before its iteration: end on the loss after the last one
+        points.append((seconds, float(loss), evals))
     state = opt.state[opt._params[0]]
     return {"loss": float(loss), **terms, "evaluations": evals, "iterations": int(state["n_iter"]),
-            "seconds": seconds, "image": x.detach()[0].numpy().transpose(1, 2, 0)}
+            "seconds": seconds, "image": x.detach()[0].cpu().numpy().transpose(1, 2, 0), "trace": points}

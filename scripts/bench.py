@@ -1,0 +1,211 @@
+"""`make bench`: nstjax against a PyTorch eager implementation of the identical objective.
+
+Same weights, layers, images and L-BFGS history; each measurement runs in a fresh worker process (so
+peak memory is that process's), and the frameworks alternate. Writes bench/bench.json and bench/bench.md.
+
+    python scripts/bench.py [--sizes 256 512] [--iterations 10] [--out bench]
+    python scripts/bench.py --gpu --sizes 512 --iterations 500   # on a GPU machine
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGES = Path(os.environ.get("NSTJAX_IMAGES", ROOT.parent / "shared" / "images"))
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+
+def forward_gflop(h: int, w: int) -> float:
+    """Direct-convolution GFLOP of VGG19 up to relu5_1 (conv5_1), forward."""
+    from nstjax.layers import BLOCKS
+
+    total, cin = 0, 3
+    for b, (cout, count) in enumerate(BLOCKS, 1):
+        for i in range(count if b < 5 else 1):
+            total += 2 * 9 * h * w * cin * cout
+            cin = cout
+        h, w = h // 2, w // 2
+    return total / 1e9
+
+
+def load_pair(size: int):
+    from nstjax import images
+
+    content = images.resize_longest(images.load_image(IMAGES / "tubingen.jpg"), size)
+    style = images.resize(images.load_image(IMAGES / "starry_night.jpg"), content.shape[:2])
+    return content, style
+
+
+def worker_jax(size: int, iterations: int, repeats: int, gpu: bool) -> dict:
+    import jax
+    import jax.numpy as jnp
+
+    from nstjax import config, objective
+    from nstjax.lbfgs import LBFGS
+    from nstjax.stylize import Inputs, prepare
+    from nstjax.weights import load_params
+
+    content, style = load_pair(size)
+    run = config.validate({"content": None, "style": None, "image_size": size, "steps": iterations, "pooling": "avg",
+                           "ratio": 1e-3, "content_weight": 1.0, "content_layers": "paper", "style_layers": "paper",
+                           "tv_weight": 0, "init": "content", "seed": 0, "preserve_color": "none", "weights": "imagenet",
+                           "conv": "auto", "save_every": 0, "checkpoint_every": 0, "style_scale": 1.0,
+                           "optimizer": {"name": "lbfgs", "history": 100}})
+    problem = prepare(run, load_params(), Inputs(content, [style]))
+    fg = objective.value_and_grad_fn(problem.spec)
+    t0 = time.perf_counter()
+    jax.block_until_ready(fg(problem.data, problem.x0))
+    compile_s = time.perf_counter() - t0
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fg(problem.data, problem.x0))
+        times.append(time.perf_counter() - t0)
+    opt = LBFGS(lambda x: fg(problem.data, x), history=100)
+    trace = []
+    t0 = time.perf_counter()
+    state = opt.init(problem.x0)
+    for _ in range(iterations):
+        state = opt.step(state)
+        trace.append((time.perf_counter() - t0, float(state.loss), int(state.evaluations)))
+    return {"framework": "nstjax (JAX)", "device": str(jax.devices()[0].device_kind), "compile_s": compile_s,
+            "eval_s": min(times), "eval_s_median": sorted(times)[len(times) // 2], "trace": trace,
+            "winograd_layers": len(objective.winograd_layers(problem.spec, problem.x0.shape)),
+            "jax": jax.__version__}
+
+
+def worker_torch(size: int, iterations: int, repeats: int, gpu: bool) -> dict:
+    import numpy as np
+    import torch
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import torch_reference as tr
+    from nstjax.weights import load_params
+
+    device = "cuda" if gpu else "cpu"
+    content, style = load_pair(size)
+    obj = tr.Objective(load_params(), content, style, pooling="avg", alpha=1.0, beta=1e3, device=device)
+    x = tr.to_tensor(content).to(device).requires_grad_(True)
+
+    def sync():
+        if gpu:
+            torch.cuda.synchronize()
+
+    def step():
+        x.grad = None
+        loss, _ = obj(x)
+        loss.backward()
+        sync()
+
+    step()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    result = tr.run_lbfgs(obj, content.astype(np.float32), iterations, history=100, device=device, trace=True)
+    return {"framework": f"PyTorch {torch.__version__} eager", "device": device, "compile_s": 0.0,
+            "eval_s": min(times), "eval_s_median": sorted(times)[len(times) // 2], "trace": result["trace"]}
+
+
+def matmul_peak() -> float:
+    """numpy's float32 matmul GFLOP/s with all cores (in a child: this process pins OpenBLAS to 1 thread)."""
+    code = ("import numpy as np, time; a = np.ones((2048, 2048), np.float32); a @ a; t = time.perf_counter()\n"
+            "for _ in range(5): a @ a\nprint(2 * 2048**3 * 5 / (time.perf_counter() - t) / 1e9)")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout)
+
+
+def spawn(kind: str, size: int, iterations: int, repeats: int, gpu: bool) -> dict:
+    cmd = [sys.executable, __file__, "--worker", kind, "--sizes", str(size), "--iterations", str(iterations),
+           "--repeats", str(repeats)] + (["--gpu"] if gpu else [])
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    if out.returncode != 0:
+        return {"framework": kind, "error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed"}
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result["peak_rss_gb"] = peak / 2**20 if peak > before else None  # ru_maxrss is KiB; a max over children
+    return result
+
+
+def fmt(value, spec: str) -> str:
+    return "" if value is None else format(value, spec)
+
+
+def time_to(trace: list, target: float) -> float | None:
+    return next((t for t, loss, _ in trace if loss <= target), None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--gpu", action="store_true")
+    parser.add_argument("--out", default="bench")
+    parser.add_argument("--worker", choices=["jax", "torch"])
+    args = parser.parse_args()
+    if args.worker:
+        fn = worker_jax if args.worker == "jax" else worker_torch
+        print(json.dumps(fn(args.sizes[0], args.iterations, args.repeats, args.gpu)))
+        return
+
+    peak = None if args.gpu else matmul_peak()
+    rows = []
+    for size in args.sizes:
+        pair = {}
+        for kind in ("torch", "jax"):  # alternate: reference first, then nstjax, per size
+            pair[kind] = spawn(kind, size, args.iterations, args.repeats, args.gpu)
+            print(f"{size}px {kind}: " + json.dumps({k: v for k, v in pair[kind].items() if k != "trace"}), file=sys.stderr)
+        h, w = load_pair(size)[0].shape[:2]
+        flop = 2 * forward_gflop(h, w)  # forward + input gradient, direct-convolution equivalent
+        target = pair["torch"].get("trace", [[0, float("inf"), 0]])[-1][1]
+        for kind, r in pair.items():
+            if "error" in r:
+                rows.append({"size": size, **r})
+                continue
+            t_target = time_to(r["trace"], target)
+            rows.append({"size": size, "hw": [h, w], "framework": r["framework"], "device": r["device"],
+                         "eval_s": r["eval_s"], "gflops": flop / r["eval_s"],
+                         "peak_fraction": None if peak is None else flop / r["eval_s"] / peak,
+                         "peak_rss_gb": r.get("peak_rss_gb"), "compile_s": r["compile_s"],
+                         "iterations": len(r["trace"]), "final_loss": r["trace"][-1][1],
+                         "seconds_lbfgs": r["trace"][-1][0], "seconds_to_reference_loss": t_target,
+                         "evaluations": r["trace"][-1][2]})
+        speed = pair["torch"].get("eval_s", float("nan")) / pair["jax"].get("eval_s", float("nan"))
+        rows.append({"size": size, "speedup_per_eval": speed})
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores" + (
+        f", numpy float32 matmul {peak:.0f} GFLOP/s" if peak else "")
+    report = {"machine": machine, "iterations": args.iterations, "rows": rows}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(report, indent=2))
+    md = [f"Machine: {machine}. L-BFGS history 100, {args.iterations} iterations from the content, "
+          "tubingen × starry_night, pooling avg, ratio 1e-3.", "",
+          "| size | framework | s/eval | GFLOP/s | of peak | peak RSS GB | L-BFGS s | final loss | s to torch's loss |",
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        if "framework" in r and "error" not in r:
+            md.append(f"| {r['size']} | {r['framework']} | {r['eval_s']:.3f} | {r['gflops']:.0f} | "
+                      f"{fmt(r['peak_fraction'], '.0%')} | {fmt(r['peak_rss_gb'], '.2f')} | {r['seconds_lbfgs']:.2f} | "
+                      f"{r['final_loss']:.4g} | {fmt(r['seconds_to_reference_loss'], '.2f')} |")
+        elif "speedup_per_eval" in r:
+            md.append(f"| {r['size']} | **speed-up per evaluation** | **{r['speedup_per_eval']:.2f}×** | | | | | | |")
+        else:
+            md.append(f"| {r['size']} | {r['framework']} | error: {r['error']} | | | | | | |")
+    (out / "bench.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
