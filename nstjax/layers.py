@@ -42,6 +42,8 @@ def resolve_layers(spec: str | list[str] | tuple[str, ...], presets: dict[str, t
         if spec in presets:
             return presets[spec]
         spec = [spec]
+    if not isinstance(spec, (list, tuple)):
+        raise ValueError(f"{what} must be a preset ({', '.join(presets)}) or a list of layer names, got {spec!r}")
     layers = tuple(str(s) for s in spec)
     if not layers:
         raise ValueError(f"{what} is empty; give a preset ({', '.join(presets)}) or layer names such as relu4_2")

@@ -1,0 +1,136 @@
+"""Checkpoint and exact resume, Ctrl-C, non-finite losses, memory estimates, config validation."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from nstjax.config import ConfigError, validate
+
+from test_cli import nstjax
+
+
+@pytest.fixture(scope="module")
+def pair_args(images_dir):
+    return [f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}",
+            "image_size=64", "progress=false"]
+
+
+def summary(run_dir):
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, pair_args):
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    assert nstjax(*pair_args, "steps=20", f"hydra.run.dir={whole}", cwd=tmp_path).returncode == 0
+    r = nstjax(*pair_args, "steps=10", "checkpoint_every=5", f"hydra.run.dir={split}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert summary(split)["steps"] == 10 and (split / "checkpoint.npz").exists()
+    r = nstjax(*pair_args, "steps=20", "resume=true", f"hydra.run.dir={split}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    a, b = summary(whole), summary(split)
+    assert b["steps"] == 20 and b["evaluations"] == a["evaluations"]
+    assert b["loss"]["total"] == pytest.approx(a["loss"]["total"], rel=1e-3)
+    ia, ib = (np.asarray(Image.open(d / "final.png"), dtype=int) for d in (whole, split))
+    assert np.abs(ia - ib).max() <= 2
+    steps = [json.loads(line)["step"] for line in (split / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 21))
+
+
+def test_resume_without_checkpoint_is_an_error(tmp_path, pair_args):
+    r = nstjax(*pair_args, "steps=3", "resume=true", f"hydra.run.dir={tmp_path / 'fresh'}", cwd=tmp_path)
+    assert r.returncode != 0 and r.stderr.strip().startswith("error: resume=true but there is no checkpoint")
+
+
+def test_ctrl_c_saves_a_checkpoint_and_the_image(tmp_path, pair_args):
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "nstjax.cli", *pair_args, "steps=100000", f"hydra.run.dir={run_dir}"],
+                            cwd=tmp_path, stderr=subprocess.PIPE, text=True, env={**os.environ})
+    metrics = run_dir / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 3):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert err.strip().splitlines()[-1].startswith("error: interrupted at step"), err
+    assert (run_dir / "checkpoint.npz").exists() and (run_dir / "last.png").exists()
+    assert summary(run_dir)["status"] == "interrupted"
+    r = nstjax(*pair_args, f"steps={summary(run_dir)['steps'] + 2}", "resume=true", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert summary(run_dir)["status"] == "done" and (run_dir / "final.png").exists()
+
+
+def test_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_image(tmp_path, pair_args):
+    run_dir = tmp_path / "run"
+    r = nstjax(*pair_args, "steps=20", "optimizer=adam", "optimizer.lr=1e38", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert r.returncode != 0
+    line = r.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: the loss became non-finite at step"), r.stderr
+    assert (run_dir / "last.png").exists() and not (run_dir / "final.png").exists()
+    assert summary(run_dir)["status"] == "non-finite" and np.isfinite(summary(run_dir)["loss"]["total"])
+
+
+def test_too_large_for_memory_fails_before_work(tmp_path, pair_args):
+    r = nstjax(*pair_args, "steps=3", "memory_budget=100000000", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert r.returncode != 0 and "GiB" in r.stderr and r.stderr.startswith("error: a 64×48 image needs about")
+    assert not (tmp_path / "run").exists()
+
+
+BASE = {"content": None, "style": None, "image_size": 64, "steps": 5, "pooling": "avg", "ratio": 1e-3,
+        "content_weight": 1.0, "content_layers": "paper", "style_layers": "paper", "tv_weight": 0.0,
+        "init": "content", "seed": 0, "preserve_color": "none", "weights": "imagenet", "conv": "auto",
+        "save_every": 0, "checkpoint_every": 0, "style_scale": 1.0}
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=st.sampled_from(["steps", "image_size", "ratio", "tv_weight", "style_scale", "seed", "pooling", "init",
+                            "style_layers", "content_layers", "content_weight"]),
+       value=st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
+                       st.text(max_size=12), st.lists(st.text(max_size=8), max_size=3), st.none(), st.booleans()))
+def test_validation_accepts_or_explains_in_one_line(key, value):
+    try:
+        run = validate({**BASE, key: value})
+    except ConfigError as exc:
+        message = str(exc)
+        assert "\n" not in message and (key in message or "layer" in message or "empty" in message)
+        return
+    # Accepted: the value is a valid one.
+    assert run.steps > 0 and run.image_size >= 32 and run.ratio > 0 and run.tv_weight >= 0 and run.style_scale > 0
+    assert run.spec.pooling in ("max", "avg") and run.init in ("content", "noise", "style")
+
+
+def test_a_writer_killed_mid_write_leaves_the_old_file_intact(tmp_path):
+    from nstjax.atomic import write_atomic
+
+    target = tmp_path / "summary.json"
+    target.write_text('{"old": true}')
+    code = ("import sys, time; sys.path.insert(0, %r)\n"
+            "from nstjax.atomic import write_atomic\n"
+            "def slow(f):\n    f.write(b'{\"new\": '); f.flush(); print('writing', flush=True); time.sleep(60)\n"
+            "write_atomic(%r, slow)\n") % (str(__import__("nstjax").__path__[0] + "/.."), str(target))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    proc.kill()  # SIGKILL: no cleanup runs
+    proc.wait()
+    assert json.loads(target.read_text()) == {"old": True}
+
+    def failing(f):
+        f.write(b"partial")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        write_atomic(target, failing)
+    assert json.loads(target.read_text()) == {"old": True}
+    # The killed writer may leave its temporary; the failed one in this process removed its own.
+    assert len([p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]) <= 1
