@@ -51,6 +51,7 @@ class RunConfig:
     memory_budget: int | None = None
 
     style_weight_override: float | None = None
+    style_masks: tuple[str, ...] | None = None
 
     @property
     def style_weight(self) -> float:
@@ -110,6 +111,12 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
     if sum(blend) <= 0:
         raise ConfigError(f"style_blend must not be all zero, got {list(blend)}")
 
+    masks = cfg.get("style_masks")
+    if masks is not None:
+        masks = tuple(str(m) for m in masks) if isinstance(masks, (list, tuple)) else (str(masks),)
+        if len(masks) != len(styles):
+            raise ConfigError(f"style_masks needs one mask image per style image ({len(styles)}), got {len(masks)}")
+
     lw = cfg.get("style_layer_weights")
     if lw is not None:
         if not isinstance(lw, (list, tuple)) or len(lw) != len(style_layers):
@@ -158,6 +165,7 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         logger=dict(cfg.get("logger") or {"name": "none"}),
         memory_budget=None if budget is None else _number(cfg, "memory_budget", int, positive=True),
         style_weight_override=style_weight,
+        style_masks=masks,
     )
 
 

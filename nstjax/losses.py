@@ -24,12 +24,20 @@ def content_loss(features: Features, targets: Features) -> jax.Array:
     return sum(0.5 * jnp.sum(jnp.square(features[k] - p)) for k, p in targets.items())
 
 
-def style_loss(features: Features, target_grams: Features, layer_weights: Mapping[str, float]) -> jax.Array:
-    """Σ_l w_l / (4 N_l² M_l²) Σ (G_l − A_l)²."""
+def style_loss(features: Features, target_grams: Features, layer_weights: Mapping[str, float],
+               masks: Features | None = None) -> jax.Array:
+    """Σ_l w_l / (4 N_l² M_l²) Σ (G_l − A_l)².
+
+    With ``masks`` (H_l×W_l weights in [0, 1] per layer), the Gram matrix is that of the masked features and
+    M_l the mask's area: spatial control, where a region takes the statistics of its own style.
+    """
     total = 0.0
     for name, a in target_grams.items():
         f = features[name]
         n, m = f.shape[-1], f.shape[0] * f.shape[1]
+        if masks is not None:
+            f = f * masks[name][..., None]
+            m = jnp.maximum(jnp.sum(masks[name]), 1.0)
         total = total + layer_weights[name] * jnp.sum(jnp.square(gram(f) - a)) / (4.0 * n**2 * m**2)
     return total
 
@@ -53,12 +61,14 @@ class Weights(NamedTuple):
 
 
 def total_loss(features: Features, image: jax.Array, content_targets: Features, style_grams: Features,
-               layer_weights: Mapping[str, float], weights: Weights) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """α·content + β·style + tv·TV, and each term (unweighted) for logging."""
-    terms = {
-        "content": content_loss(features, content_targets),
-        "style": style_loss(features, style_grams, layer_weights),
-        "tv": tv_loss(image),
-    }
+               layer_weights: Mapping[str, float], weights: Weights,
+               regions: tuple = ()) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """α·content + β·style + tv·TV, and each term (unweighted) for logging.
+
+    ``regions``: (weight, grams, masks) per masked style image; used instead of ``style_grams`` when given.
+    """
+    style = (sum(w * style_loss(features, g, layer_weights, m) for w, g, m in regions) if regions
+             else style_loss(features, style_grams, layer_weights))
+    terms = {"content": content_loss(features, content_targets), "style": style, "tv": tv_loss(image)}
     total = weights.content * terms["content"] + weights.style * terms["style"] + weights.tv * terms["tv"]
     return total, terms

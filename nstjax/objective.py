@@ -44,8 +44,9 @@ class Spec:
 
 class Targets(NamedTuple):
     content: dict[str, jax.Array]  # P_l at the content layers
-    style: dict[str, jax.Array]  # A_l, Gram matrices at the style layers
+    style: dict[str, jax.Array]  # A_l, Gram matrices at the style layers (blended over style images)
     layer_weights: dict[str, jax.Array]  # w_l
+    regions: tuple = ()  # with masks: (blend weight, A_l, mask_l) per style image, instead of ``style``
 
 
 class Data(NamedTuple):
@@ -98,7 +99,7 @@ def loss_fn(spec: Spec) -> Callable[[Data, jax.Array], tuple[jax.Array, dict]]:
     def loss(data: Data, image: jax.Array) -> tuple[jax.Array, dict]:
         feats = vgg.features(data.params, image, spec.layers, spec.pooling, winograd_layers(spec, image.shape))
         t = data.targets
-        return losses.total_loss(feats, image, t.content, t.style, t.layer_weights, data.weights)
+        return losses.total_loss(feats, image, t.content, t.style, t.layer_weights, data.weights, t.regions)
 
     return loss
 
@@ -117,7 +118,8 @@ def value_and_grad_fn(spec: Spec) -> Callable[[Data, jax.Array], tuple[jax.Array
 
 
 def make_targets(params: dict, spec: Spec, content: np.ndarray, styles: list[np.ndarray],
-                 blend: list[float] | None = None, layer_weights: dict[str, float] | None = None) -> Targets:
+                 blend: list[float] | None = None, layer_weights: dict[str, float] | None = None,
+                 masks: list[np.ndarray] | None = None) -> Targets:
     """P at the content layers, and A at the style layers: computed once per run.
 
     Several styles mix their Gram matrices with ``blend`` weights. A style image of another size than the
@@ -134,8 +136,30 @@ def make_targets(params: dict, spec: Spec, content: np.ndarray, styles: list[np.
             f = feats[name]
             ratio = _positions(out_hw, name) / (f.shape[0] * f.shape[1])
             grams[name] = grams[name] + weight * ratio * losses.gram(f)
-    lw = layer_weights or {name: 1.0 / len(spec.style_layers) for name in spec.style_layers}
-    return Targets(dict(content_feats), grams, {k: jnp.float32(v) for k, v in lw.items()})
+    lw = {k: jnp.float32(v) for k, v in (layer_weights or {n: 1.0 / len(spec.style_layers) for n in spec.style_layers}).items()}
+    if masks is None:
+        return Targets(dict(content_feats), grams, lw)
+    regions = []
+    for weight, style, mask in zip(blend, styles, masks):
+        feats = feature_fn(spec.pooling, spec.style_layers)(params, jnp.asarray(style, jnp.float32))
+        layer_masks = layer_masks_of(mask, spec.style_layers)
+        # The style's Gram, rescaled to the masked region's area M (the loss normalises by M²).
+        region = {n: losses.gram(feats[n]) * (float(jnp.sum(layer_masks[n])) / (feats[n].shape[0] * feats[n].shape[1]))
+                  for n in spec.style_layers}
+        regions.append((jnp.float32(weight), region, layer_masks))
+    return Targets(dict(content_feats), {}, lw, tuple(regions))
+
+
+def layer_masks_of(mask: np.ndarray, layers: tuple[str, ...]) -> dict[str, jax.Array]:
+    """A H×W mask in [0, 1] at each layer's resolution (2×2 averages at each pooling, floor sizes)."""
+    out, m = {}, jnp.asarray(mask, jnp.float32)
+    for name in ORDER[: max(ORDER.index(n) for n in layers) + 1]:
+        if name.startswith("pool"):
+            h, w = m.shape[0] // 2, m.shape[1] // 2
+            m = m[: 2 * h, : 2 * w].reshape(h, 2, w, 2).mean(axis=(1, 3))
+        if name in layers:
+            out[name] = m
+    return out
 
 
 def _positions(hw: tuple[int, int], layer: str) -> int:

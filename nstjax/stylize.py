@@ -27,6 +27,7 @@ class RunError(RuntimeError):
 class Inputs:
     content: np.ndarray  # uint8 H×W×3, at the output size
     styles: list[np.ndarray]  # uint8, each at the output size × style_scale
+    masks: list[np.ndarray] | None = None  # float32 in [0, 1] at the output size, one per style
 
 
 def default_image(which: str) -> np.ndarray:
@@ -51,7 +52,12 @@ def load_inputs(run: RunConfig) -> Inputs:
         if run.preserve_color == "histogram":
             style = colour.match_histogram(style, content)
         styles.append(style)
-    return Inputs(content, styles)
+    masks = None
+    if run.style_masks:
+        # A mask is read like any image; its luminance in [0, 1] weights where its style applies.
+        masks = [images.resize(images.load_image(m), (h, w)).mean(axis=-1).astype(np.float32) / 255.0
+                 for m in run.style_masks]
+    return Inputs(content, styles, masks)
 
 
 def initial_image(run: RunConfig, inputs: Inputs) -> np.ndarray:
@@ -84,7 +90,8 @@ def prepare(run: RunConfig, params: dict, inputs: Inputs | None = None) -> Probl
     if run.preserve_color == "luminance":  # optimise the luminance alone; colours come back from the content
         content_for_loss = colour.luminance_image(inputs.content)
         styles = [colour.luminance_style(s, inputs.content) for s in inputs.styles]
-    targets = objective.make_targets(params, spec, content_for_loss, styles, list(run.style_blend), run.style_layer_weights)
+    targets = objective.make_targets(params, spec, content_for_loss, styles, list(run.style_blend),
+                                     run.style_layer_weights, inputs.masks)
     x0 = initial_image(run, Inputs(content_for_loss, styles))
     params = objective.prepare_params(spec, params, x0.shape)
     return Problem(spec, objective.Data(params, targets, loss_weights(run)), jnp.asarray(x0), inputs)

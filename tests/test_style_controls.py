@@ -1,0 +1,126 @@
+"""Style controls, each by its defining property: colour preservation, several styles, style scale,
+and the paper's normalised network."""
+
+from __future__ import annotations
+
+import json
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+
+from nstjax import colour, normalize, objective
+from nstjax.config import validate
+from nstjax.stylize import load_inputs, stylize
+
+from helpers import compose_cfg
+
+
+def run_small(tmp_path, images_dir, *overrides, steps=15):
+    cfg = compose_cfg(f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}",
+                      "image_size=64", f"steps={steps}", "progress=false", *overrides)
+    from nstjax.cli import run_job
+
+    return run_job(cfg, tmp_path), np.asarray(Image.open(tmp_path / "final.png"))
+
+
+def test_luminance_transfer_keeps_the_content_colours(tmp_path, images_dir, params):
+    summary, out = run_small(tmp_path, images_dir, "preserve_color=luminance")
+    content = load_inputs(validate(summary["config"])).content
+    yo, yc = colour.to_yiq(out), colour.to_yiq(content)
+    assert np.abs(yo[..., 1:] - yc[..., 1:]).mean() < 1.5  # chroma (I, Q) is the content's
+    assert np.abs(yo[..., 0] - yc[..., 0]).mean() > 5  # while the luminance was stylised
+
+
+def test_histogram_matching_gives_the_style_the_content_colour_statistics(images_dir):
+    from nstjax import images
+
+    style = images.resize(images.load_image(images_dir / "starry_night.jpg"), (96, 128))
+    content = images.resize(images.load_image(images_dir / "tubingen.jpg"), (96, 128))
+    matched = colour.match_histogram(style, content).reshape(-1, 3).astype(float)
+    c = content.reshape(-1, 3).astype(float)
+    np.testing.assert_allclose(matched.mean(0), c.mean(0), atol=3)
+    np.testing.assert_allclose(np.cov(matched, rowvar=False), np.cov(c, rowvar=False), rtol=0.15, atol=40)
+
+
+def test_blended_styles_mix_gram_matrices(images_dir, params, pair_128):
+    from nstjax import images
+
+    content, a = pair_128
+    b = images.resize(images.load_image(images_dir / "the_scream.jpg"), content.shape[:2])
+    spec = objective.Spec(conv="direct")
+    ta = objective.make_targets(params, spec, content, [a])
+    tb = objective.make_targets(params, spec, content, [b])
+    tab = objective.make_targets(params, spec, content, [a, b], blend=[0.7, 0.3])
+    for name in spec.style_layers:
+        np.testing.assert_allclose(tab.style[name], 0.7 * ta.style[name] + 0.3 * tb.style[name], rtol=1e-4)
+
+
+def test_two_styles_from_the_cli(tmp_path, images_dir, params):
+    summary, out = run_small(tmp_path, images_dir, f"style=[{images_dir / 'starry_night.jpg'},{images_dir / 'the_scream.jpg'}]",
+                             "style_blend=[0.5,0.5]", steps=5)
+    assert summary["config"]["style_blend"] == [0.5, 0.5] and out.shape == (48, 64, 3)
+
+
+def test_style_scale_resizes_the_style_and_keeps_gram_scale(params, pair_128):
+    content, style = pair_128
+    spec = objective.Spec(conv="direct")
+    from nstjax import images
+
+    big = images.resize(style, (style.shape[0] * 2, style.shape[1] * 2))
+    t1 = objective.make_targets(params, spec, content, [style])
+    t2 = objective.make_targets(params, spec, content, [big])
+    for name in spec.style_layers:  # same statistics at twice the size: the rescaled Grams agree
+        ratio = float(jnp.sum(t2.style[name])) / float(jnp.sum(t1.style[name]))
+        assert 0.7 < ratio < 1.3, (name, ratio)
+
+
+def test_normalized_network_has_unit_mean_activations_and_same_function(params):
+    batch = normalize.calibration_images()[:2]
+    means = normalize.mean_activations(params, batch)
+    scaled = normalize.normalize(params, means)
+    new_means = normalize.mean_activations(scaled, batch)
+    for name, m in new_means.items():
+        alive = means[name] > 1e-8
+        np.testing.assert_allclose(m[alive], 1.0, rtol=2e-3)
+    # Up to a per-channel scale, the same function: relu4_2 of another image is proportional.
+    img = jnp.asarray(normalize.calibration_images()[3][:96, :96], jnp.float32)
+    f0 = objective.feature_fn("max", ("relu4_2",))(params, img)["relu4_2"]
+    f1 = objective.feature_fn("max", ("relu4_2",))(scaled, img)["relu4_2"]
+    alive = means["conv4_2"] > 1e-8
+    np.testing.assert_allclose(np.asarray(f1)[..., alive] * means["conv4_2"][alive], np.asarray(f0)[..., alive],
+                               rtol=1e-3, atol=1e-3 * float(np.abs(f0).max()))
+
+
+def test_full_mask_equals_unmasked_style_loss(params, pair_128):
+    content, style = pair_128
+    spec = objective.Spec(conv="direct")
+    plain = objective.make_targets(params, spec, content, [style])
+    masked = objective.make_targets(params, spec, content, [style], masks=[np.ones(content.shape[:2], np.float32)])
+    x = jnp.asarray(content, jnp.float32) + 20.0
+    w = objective.losses.Weights(1.0, 1e3, 0.0)
+    fg = objective.value_and_grad_fn(spec)
+    a = fg(objective.Data(params, plain, w), x)[1]["style"]
+    b = fg(objective.Data(params, masked, w), x)[1]["style"]
+    assert float(b) == pytest.approx(float(a), rel=1e-4)
+
+
+def test_masks_give_each_region_its_own_style(tmp_path, images_dir, params):
+    h, w = 48, 64
+    left = np.zeros((h, w), np.uint8)
+    left[:, : w // 2] = 255
+    Image.fromarray(left).save(tmp_path / "left.png")
+    Image.fromarray(255 - left).save(tmp_path / "right.png")
+    summary, out = run_small(tmp_path / "run", images_dir,
+                             f"style=[{images_dir / 'starry_night.jpg'},{images_dir / 'the_scream.jpg'}]",
+                             f"style_masks=[{tmp_path / 'left.png'},{tmp_path / 'right.png'}]", "ratio=1e-4", steps=40)
+    out = out.astype(float)
+    # starry_night is blue, the_scream orange: blue minus red rises on the left relative to the right.
+    def blue_minus_red(a):
+        return (a[..., 2] - a[..., 0]).mean()
+
+    content = load_inputs(validate(summary["config"])).content.astype(float)
+    shift_left = blue_minus_red(out[:, : w // 2]) - blue_minus_red(content[:, : w // 2])
+    shift_right = blue_minus_red(out[:, w // 2 :]) - blue_minus_red(content[:, w // 2 :])
+    assert shift_left - shift_right > 10, (shift_left, shift_right)
