@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from nstjax.config import ConfigError, RunConfig, validate
 from nstjax.images import ImageError
 from nstjax.resources import TooLarge
-from nstjax.stylize import RunError, load_inputs, prepare, stylize
+from nstjax.stylize import RunError, load_inputs, prepare, stylize, stylize_scales
 from nstjax.weights import WeightsError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -81,6 +81,8 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict:
     inputs = load_inputs(run)  # bad images fail before the weights are touched
     params = params_for(run.weights)
     record = OmegaConf.to_container(cfg, resolve=True)
+    if run.scales:
+        return stylize_scales(run, params, out_dir, record, wandb=_logger_options(cfg))
     return stylize(run, params, out_dir, record, prepare(run, params, inputs), wandb=_logger_options(cfg))
 
 

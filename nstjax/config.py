@@ -52,6 +52,7 @@ class RunConfig:
 
     style_weight_override: float | None = None
     style_masks: tuple[str, ...] | None = None
+    scales: tuple[int, ...] | None = None
 
     @property
     def style_weight(self) -> float:
@@ -117,6 +118,14 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         if len(masks) != len(styles):
             raise ConfigError(f"style_masks needs one mask image per style image ({len(styles)}), got {len(masks)}")
 
+    scales = cfg.get("scales")
+    if scales is not None:
+        if not isinstance(scales, (list, tuple)) or not scales:
+            raise ConfigError(f"scales must be a list of growing sizes such as [128,256,512], got {scales!r}")
+        scales = tuple(_image_size({"image_size": v}) for v in scales)
+        if list(scales) != sorted(set(scales)):
+            raise ConfigError(f"scales must grow strictly, got {list(scales)}")
+
     lw = cfg.get("style_layer_weights")
     if lw is not None:
         if not isinstance(lw, (list, tuple)) or len(lw) != len(style_layers):
@@ -166,14 +175,15 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         memory_budget=None if budget is None else _number(cfg, "memory_budget", int, positive=True),
         style_weight_override=style_weight,
         style_masks=masks,
+        scales=scales,
     )
 
 
-def _image_size(cfg: Mapping) -> int:
+def _image_size(cfg: Mapping, key: str = "image_size") -> int:
     from nstjax.images import MIN_SIDE
 
-    size = _number(cfg, "image_size", int, positive=True)
+    size = _number(cfg, key, int, positive=True)
     if size < MIN_SIDE:
-        raise ConfigError(f"image_size must be at least {MIN_SIDE} (VGG19 pools five times), got {size}")
+        raise ConfigError(f"{key} must be at least {MIN_SIDE} (VGG19 pools five times), got {size}")
     return size
 

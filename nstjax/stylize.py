@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -102,6 +102,31 @@ def finish_image(run: RunConfig, x: jax.Array, inputs: Inputs) -> np.ndarray:
     if run.preserve_color == "luminance":
         image = colour.transfer_luminance(image, inputs.content)
     return image
+
+
+def stylize_scales(run: RunConfig, params: dict, out_dir: str | Path, config_record: dict | None = None,
+                   wandb: dict | None = None) -> dict[str, Any]:
+    """Coarse to fine: ``run.steps`` at each size in ``run.scales``, each started from the previous result
+    upsampled; the last size is the output. Earlier stages write into ``out_dir/scale_N``."""
+    out_dir = Path(out_dir)
+    previous, stages = None, []
+    for i, size in enumerate(run.scales):
+        last = i == len(run.scales) - 1
+        stage = replace(run, image_size=size, scales=None)
+        problem = prepare(stage, params)
+        if previous is not None:
+            h, w = problem.x0.shape[:2]
+            problem.x0 = jax.image.resize(previous, (h, w, 3), "cubic")
+        summary = stylize(stage, params, out_dir if last else out_dir / f"scale_{size}", config_record, problem,
+                          wandb if last else None)
+        stages.append({k: summary[k] for k in ("image_size", "steps", "evaluations", "seconds_compile", "seconds_optimize", "loss")})
+        previous = jnp.asarray(images.load_image(out_dir / "final.png" if last else out_dir / f"scale_{size}" / "final.png"), jnp.float32)
+    summary["scales"] = stages
+    summary["seconds_optimize_all_scales"] = sum(s["seconds_optimize"] for s in stages)
+    from nstjax.atomic import write_json
+
+    write_json(out_dir / "summary.json", summary)
+    return summary
 
 
 def stylize(run: RunConfig, params: dict, out_dir: str | Path, config_record: dict | None = None,

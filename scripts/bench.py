@@ -128,14 +128,10 @@ def matmul_peak() -> float:
 def spawn(kind: str, size: int, iterations: int, repeats: int, gpu: bool) -> dict:
     cmd = [sys.executable, __file__, "--worker", kind, "--sizes", str(size), "--iterations", str(iterations),
            "--repeats", str(repeats)] + (["--gpu"] if gpu else [])
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
     if out.returncode != 0:
         return {"framework": kind, "error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed"}
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    result["peak_rss_gb"] = peak / 2**20 if peak > before else None  # ru_maxrss is KiB; a max over children
-    return result
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def fmt(value, spec: str) -> str:
@@ -157,7 +153,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         fn = worker_jax if args.worker == "jax" else worker_torch
-        print(json.dumps(fn(args.sizes[0], args.iterations, args.repeats, args.gpu)))
+        result = fn(args.sizes[0], args.iterations, args.repeats, args.gpu)
+        result["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+        print(json.dumps(result))
         return
 
     peak = None if args.gpu else matmul_peak()

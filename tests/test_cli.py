@@ -56,3 +56,22 @@ def test_not_an_image(tmp_path):
     bogus.write_text("not an image")
     r = nstjax(f"content={bogus}", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert r.returncode != 0 and r.stderr.startswith("error: not an image") and "Traceback" not in r.stderr
+
+
+def test_coarse_to_fine_scales(tmp_path, images_dir):
+    out = tmp_path / "run"
+    r = nstjax(f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}", "scales=[48,64]",
+               "steps=4", "progress=false", f"hydra.run.dir={out}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert [s["image_size"] for s in summary["scales"]] == [[36, 48], [48, 64]]
+    assert np.asarray(Image.open(out / "final.png")).shape == (48, 64, 3)
+    assert (out / "scale_48" / "final.png").exists()
+    # The fine stage starts from the coarse result: after one step it is ahead of a start from the content.
+    single = tmp_path / "single"
+    r = nstjax(f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}", "image_size=64",
+               "steps=1", "progress=false", f"hydra.run.dir={single}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    first_fine = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])["total"]
+    first_single = json.loads((single / "metrics.jsonl").read_text().splitlines()[0])["total"]
+    assert first_fine < 0.8 * first_single, (first_fine, first_single)

@@ -79,3 +79,14 @@ def test_jobs_differing_only_in_ratio_reuse_the_compilation(wandb_sweep):
     compile_s = [json.loads((wandb_sweep / str(i) / "summary.json").read_text())["seconds_compile"] for i in range(4)]
     # Jobs 0, 2 (max, avg at ratio 1e-3) compile; jobs 1, 3 (ratio 1e-2) reuse their program.
     assert compile_s[1] < 0.25 * compile_s[0] and compile_s[3] < 0.25 * compile_s[2], compile_s
+
+
+def test_submitit_local_launcher_runs_jobs_in_their_own_processes(tmp_path, images_dir):
+    out = tmp_path / "sweep"
+    r = sweep(tmp_path, f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}",
+              "ratio=1e-3,1e-2", "image_size=64", "steps=2", "progress=false", "hydra/launcher=submitit_local",
+              f"hydra.sweep.dir={out}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    ratios = sorted(json.loads((out / str(i) / "summary.json").read_text())["config"]["ratio"] for i in range(2))
+    assert ratios == [1e-3, 1e-2]
+    assert (out / ".submitit").is_dir()  # the jobs really went through submitit
