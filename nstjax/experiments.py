@@ -16,10 +16,9 @@ from typing import Callable
 import numpy as np
 
 from nstjax.atomic import write_atomic, write_json
-from nstjax.images import save_png
+from nstjax.images import PAPER_IMAGES, save_png
 
 PAPER_DEFAULTS = {"image_size": 512, "steps": 500, "progress": False}  # the paper's 512 px
-DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
 
 
 @dataclass
@@ -153,7 +152,7 @@ def draw(grid: Grid, results: list[dict], path: Path) -> Path:
 def main(build: Callable[[], Grid], argv: list[str] | None = None) -> int:
     """``python experiments/NAME.py [key=value ...] out_dir=DIR images_dir=DIR``."""
     args = list(sys.argv[1:] if argv is None else argv)
-    out_dir, images_dir, cli = Path("outputs/experiments"), DEFAULT_IMAGES, []
+    out_dir, images_dir, cli = Path("outputs/experiments"), PAPER_IMAGES, []
     for arg in args:
         key, _, value = arg.partition("=")
         if key == "out_dir":

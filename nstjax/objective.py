@@ -21,9 +21,14 @@ from nstjax.layers import ORDER
 
 def enable_compilation_cache(folder: str | None = None) -> None:
     """Keeps compiled programs on disk (beside the weights cache), so a later run or another job of a
-    sweep with the same shapes and layers skips XLA's compilation (seconds to tens of seconds)."""
+    sweep with the same shapes and layers skips XLA's compilation (seconds to tens of seconds).
+    ``NSTJAX_COMPILATION_CACHE=0`` turns it off."""
+    import os
+
     from nstjax.weights import cache_dir
 
+    if os.environ.get("NSTJAX_COMPILATION_CACHE", "1") == "0":
+        return
     jax.config.update("jax_compilation_cache_dir", folder or str(cache_dir() / "xla"))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 

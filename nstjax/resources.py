@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 
-# Measured peak of one loss+gradient pass up to relu5_1, per output pixel (see tests/test_resources.py).
-BYTES_PER_PIXEL = 9_000
-FIXED_BYTES = 900 << 20  # weights, their gradients' buffers, the runtime
+# From `make bench` peak RSS (history 100): 1.86 GB at 192×256 and 2.49 GB at 384×512, i.e. ~4.3 kB
+# per pixel of which 2.4 kB are L-BFGS's buffers, on ~1.6 GB fixed. Rounded up, to refuse before failing.
+BYTES_PER_PIXEL = 2_500  # activations and gradients of one loss+gradient pass up to relu5_1
+FIXED_BYTES = 1_700 << 20  # weights, Winograd-transformed kernels, the XLA runtime
 
 
 class TooLarge(MemoryError):

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-IMAGES = Path(os.environ.get("NSTJAX_IMAGES", ROOT.parent / "shared" / "images"))
+from nstjax.images import PAPER_IMAGES as IMAGES  # noqa: E402
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
@@ -47,7 +47,6 @@ def load_pair(size: int):
 
 def worker_jax(size: int, iterations: int, repeats: int, gpu: bool) -> dict:
     import jax
-    import jax.numpy as jnp
 
     from nstjax import config, objective
     from nstjax.lbfgs import LBFGS

@@ -19,7 +19,7 @@ from nstjax.normalize import params_for  # noqa: E402
 from nstjax.optimize import OPTIMIZERS, make_optimizer  # noqa: E402
 from nstjax.stylize import prepare  # noqa: E402
 
-IMAGES = Path(os.environ.get("NSTJAX_IMAGES", Path(__file__).resolve().parents[2] / "shared" / "images"))
+from nstjax.images import PAPER_IMAGES as IMAGES  # noqa: E402
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ os.environ.setdefault("WANDB_SILENT", "true")
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
-IMAGES = Path(os.environ.get("NSTJAX_IMAGES", REPO.parent / "shared" / "images"))
+from nstjax.images import PAPER_IMAGES as IMAGES  # noqa: E402  (NSTJAX_IMAGES or ../shared/images)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from nstjax.lbfgs import LBFGS, _Point, strong_wolfe
 

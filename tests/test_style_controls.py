@@ -3,7 +3,6 @@ and the paper's normalised network."""
 
 from __future__ import annotations
 
-import json
 
 import jax.numpy as jnp
 import numpy as np
@@ -12,7 +11,7 @@ from PIL import Image
 
 from nstjax import colour, normalize, objective
 from nstjax.config import validate
-from nstjax.stylize import load_inputs, stylize
+from nstjax.stylize import load_inputs
 
 from helpers import compose_cfg
 

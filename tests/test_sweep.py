@@ -17,7 +17,8 @@ from wandb_file import history
 
 
 def sweep(tmp_path, *args):
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    # No on-disk compilation cache here: the test of in-process reuse must see real compilations.
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "NSTJAX_COMPILATION_CACHE": "0"}
     env.pop("WANDB_API_KEY", None)
     return subprocess.run([sys.executable, "-m", "nstjax.cli", "-m", *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)
