@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Regenerates docs/style_controls.png, README's style-control examples (about 6 minutes on 2 CPU cores).
+set -euo pipefail
+I=${NSTJAX_IMAGES:-$(dirname "$0")/../../shared/images}
+OUT=${1:-outputs/readme_examples}
+C="content=$I/tubingen.jpg image_size=256 steps=120 progress=false"
+mkdir -p "$OUT"
+python - "$OUT" <<'PY'
+import sys
+import numpy as np
+from PIL import Image
+m = np.zeros((192, 256), np.uint8); m[:96] = 255
+Image.fromarray(m).save(f"{sys.argv[1]}/sky.png"); Image.fromarray(255 - m).save(f"{sys.argv[1]}/town.png")
+PY
+nstjax $C style=$I/starry_night.jpg hydra.run.dir=$OUT/plain
+nstjax $C style=$I/starry_night.jpg preserve_color=luminance hydra.run.dir=$OUT/luminance
+nstjax $C "style=[$I/starry_night.jpg,$I/the_scream.jpg]" "style_blend=[0.5,0.5]" hydra.run.dir=$OUT/blend
+nstjax $C "style=[$I/starry_night.jpg,$I/the_scream.jpg]" "style_masks=[$OUT/sky.png,$OUT/town.png]" hydra.run.dir=$OUT/masks
+nstjax $C style=$I/starry_night.jpg weights=normalized hydra.run.dir=$OUT/normalized
+python "$(dirname "$0")/compose_examples.py" docs/style_controls.png \
+  "$OUT/plain:starry_night" "$OUT/luminance:preserve_color=luminance" "$OUT/blend:starry_night + the_scream, 0.5/0.5" \
+  "$OUT/masks:masks: sky starry_night, town the_scream" "$OUT/normalized:weights=normalized"
