@@ -133,26 +133,22 @@ def make_targets(params: dict, spec: Spec, content: np.ndarray, styles: list[np.
     """
     content_feats = feature_fn(spec.pooling, spec.content_layers)(params, jnp.asarray(content, jnp.float32))
     blend = blend or [1.0 / len(styles)] * len(styles)
-    grams = {name: 0.0 for name in spec.style_layers}
-    out_hw = content.shape[:2]
-    for weight, style in zip(blend, styles):
+    lw = {k: jnp.float32(v) for k, v in (layer_weights or {n: 1.0 / len(spec.style_layers) for n in spec.style_layers}).items()}
+    grams, regions = {name: 0.0 for name in spec.style_layers}, []
+    for i, (weight, style) in enumerate(zip(blend, styles)):
         feats = feature_fn(spec.pooling, spec.style_layers)(params, jnp.asarray(style, jnp.float32))
+        layer_masks = layer_masks_of(masks[i], spec.style_layers) if masks is not None else None
+        scaled = {}
         for name in spec.style_layers:
             f = feats[name]
-            ratio = _positions(out_hw, name) / (f.shape[0] * f.shape[1])
-            grams[name] = grams[name] + weight * ratio * losses.gram(f)
-    lw = {k: jnp.float32(v) for k, v in (layer_weights or {n: 1.0 / len(spec.style_layers) for n in spec.style_layers}).items()}
-    if masks is None:
-        return Targets(dict(content_feats), grams, lw)
-    regions = []
-    for weight, style, mask in zip(blend, styles, masks):
-        feats = feature_fn(spec.pooling, spec.style_layers)(params, jnp.asarray(style, jnp.float32))
-        layer_masks = layer_masks_of(mask, spec.style_layers)
-        # The style's Gram, rescaled to the masked region's area M (the loss normalises by M²).
-        region = {n: losses.gram(feats[n]) * (float(jnp.sum(layer_masks[n])) / (feats[n].shape[0] * feats[n].shape[1]))
-                  for n in spec.style_layers}
-        regions.append((jnp.float32(weight), region, layer_masks))
-    return Targets(dict(content_feats), {}, lw, tuple(regions))
+            # Rescale A to the positions it is compared over (the output's, or the mask's area).
+            area = float(jnp.sum(layer_masks[name])) if layer_masks else content_positions(content.shape[:2], name)
+            scaled[name] = losses.gram(f) * (area / (f.shape[0] * f.shape[1]))
+        if layer_masks:
+            regions.append((jnp.float32(weight), scaled, layer_masks))
+        else:
+            grams = {name: grams[name] + weight * scaled[name] for name in spec.style_layers}
+    return Targets(dict(content_feats), {} if regions else grams, lw, tuple(regions))
 
 
 def layer_masks_of(mask: np.ndarray, layers: tuple[str, ...]) -> dict[str, jax.Array]:
@@ -167,7 +163,7 @@ def layer_masks_of(mask: np.ndarray, layers: tuple[str, ...]) -> dict[str, jax.A
     return out
 
 
-def _positions(hw: tuple[int, int], layer: str) -> int:
+def content_positions(hw: tuple[int, int], layer: str) -> int:
     """M_l, the number of positions of ``layer`` for an input of size ``hw`` (floor pooling)."""
     h, w = hw
     for name in ORDER[: ORDER.index(layer)]:
