@@ -81,6 +81,7 @@ class Problem:
     data: objective.Data
     x0: jax.Array
     inputs: Inputs
+    result: jax.Array | None = None  # the last good image in optimisation space, set by ``stylize``
 
 
 def prepare(run: RunConfig, params: dict, inputs: Inputs | None = None) -> Problem:
@@ -120,7 +121,9 @@ def stylize_scales(run: RunConfig, params: dict, out_dir: str | Path, config_rec
         summary = stylize(stage, params, out_dir if last else out_dir / f"scale_{size}", config_record, problem,
                           wandb if last else None)
         stages.append({k: summary[k] for k in ("image_size", "steps", "evaluations", "seconds_compile", "seconds_optimize", "loss")})
-        previous = jnp.asarray(images.load_image(out_dir / "final.png" if last else out_dir / f"scale_{size}" / "final.png"), jnp.float32)
+        # The optimised image itself, not final.png: no uint8 rounding, and with preserve_color=luminance
+        # the next stage continues in luminance space rather than from the colour-restored picture.
+        previous = problem.result
     summary["scales"] = stages
     summary["seconds_optimize_all_scales"] = sum(s["seconds_optimize"] for s in stages)
     from nstjax.atomic import write_json
@@ -191,6 +194,7 @@ def stylize(run: RunConfig, params: dict, out_dir: str | Path, config_record: di
     finally:
         bar.close()
         seconds_optimize = time.perf_counter() - t0
+        problem.result = good.x
         image = finish_image(run, good.x, problem.inputs)
         summary = {
             "status": status,
