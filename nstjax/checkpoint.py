@@ -39,7 +39,9 @@ def load(path: str | Path, template: Any) -> tuple[Any, int, dict, float]:
     with np.load(path) as data:
         meta = _meta(data)
         saved = [data[f"leaf{i:04d}"] for i in range(len([k for k in data.files if k.startswith("leaf")]))]
-    if len(saved) != len(leaves) or any(np.shape(a) != np.shape(b) for a, b in zip(saved, leaves)):
+    # Leading axes may differ (L-BFGS's history buffers grow during a run); every other axis must match.
+    if len(saved) != len(leaves) or any(np.shape(a)[1:] != np.shape(b)[1:] or np.ndim(a) != np.ndim(b)
+                                         for a, b in zip(saved, leaves)):
         raise ValueError(f"checkpoint {path} does not match this run (another optimizer, image size or history?)")
     restored = [jnp.asarray(s, dtype=jnp.asarray(t).dtype) for s, t in zip(saved, leaves)]
     terms = {k: jnp.float32(v) for k, v in meta["terms"].items()}

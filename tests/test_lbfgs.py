@@ -59,3 +59,25 @@ def test_strong_wolfe_conditions_hold():
     assert point is not start and evals >= 1
     assert point.loss <= start.loss + 1e-4 * point.t * start.slope
     assert abs(point.slope) <= 0.9 * abs(start.slope)
+
+
+def test_growing_history_matches_preallocated(monkeypatch):
+    # The ring buffers start small and double (8 → 16 → 20 here); the iterates must be those of buffers
+    # allocated whole, through growth and wrap-around.
+    from nstjax import lbfgs
+
+    def run(initial: int):
+        monkeypatch.setattr(lbfgs, "INITIAL_CAPACITY", initial)
+        opt = LBFGS(rosenbrock_fg(), history=20)
+        state = opt.init(jnp.linspace(-1.5, 1.5, 12))
+        shapes = set()
+        for _ in range(45):
+            state = opt.step(state)
+            shapes.add(state.s.shape[0])
+        return state, shapes
+
+    grown, grown_shapes = run(8)
+    whole, whole_shapes = run(20)
+    assert grown_shapes == {8, 16, 20} and whole_shapes == {20}
+    assert int(grown.evaluations) == int(whole.evaluations)
+    np.testing.assert_allclose(np.asarray(grown.x), np.asarray(whole.x), rtol=1e-5, atol=1e-6)
