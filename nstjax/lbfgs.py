@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import math
 from functools import partial
-from typing import Callable, NamedTuple
+from typing import Callable, Generator, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 # x -> (loss, terms, gradient); one full forward+backward pass.
 ValueAndGrad = Callable[[jax.Array], tuple[jax.Array, dict, jax.Array]]
+# Yields trial points x, is sent back fg(x) for each, returns its result.
+Search = Generator[jax.Array, tuple, object]
+
+
+INITIAL_CAPACITY = 8  # curvature pairs allocated at the start; doubled as they fill, up to ``history``
 
 
 class LbfgsState(NamedTuple):
     x: jax.Array
     loss: jax.Array
     grad: jax.Array
-    s: jax.Array  # (history, *x.shape), a ring buffer
+    s: jax.Array  # (capacity ≤ history, *x.shape), a ring buffer
     y: jax.Array
     rho: jax.Array  # 1 / yᵀs per entry
     head: jax.Array  # next slot to write
@@ -74,7 +79,24 @@ def _push(s_hist, y_hist, rho, head, count, x_old, g_old, x, grad):
     )
 
 
-def _accept(state: LbfgsState, x: jax.Array, loss: jax.Array, grad: jax.Array, evaluations: int) -> LbfgsState:
+@partial(jax.jit, static_argnums=1)
+def _grow(state: LbfgsState, capacity: int) -> LbfgsState:
+    """Full ring buffers, oldest entry first, with room for ``capacity`` entries."""
+    def grown(a):
+        a = jnp.roll(a, -state.head, axis=0)  # when full, the oldest entry sits at head
+        return jnp.concatenate([a, jnp.zeros((capacity - a.shape[0], *a.shape[1:]), a.dtype)])
+
+    return state._replace(s=grown(state.s), y=grown(state.y), rho=grown(state.rho), head=state.count)
+
+
+def _accept(state: LbfgsState, x: jax.Array, loss: jax.Array, grad: jax.Array, evaluations: int,
+            history: int) -> LbfgsState:
+    capacity = state.s.shape[0]
+    if capacity < history and int(state.count) == capacity:
+        # The buffers grow as pairs arrive (doubling, up to ``history``) instead of being allocated whole:
+        # 2·history image-sized arrays are ~0.8 GB at 512 px, and a short run never fills them (torch's
+        # L-BFGS grows its lists the same way).
+        state = _grow(state, min(2 * capacity, history))
     s, y, rho, head, count = _push(state.s, state.y, state.rho, state.head, state.count, state.x, state.grad, x, grad)
     return LbfgsState(x, loss, grad, s, y, rho, head, count, state.iteration + 1, jnp.int32(evaluations))
 
@@ -100,18 +122,20 @@ class _Point(NamedTuple):
     value: tuple  # (loss array, terms, grad)
 
 
-def strong_wolfe(fg: ValueAndGrad, x: jax.Array, d: jax.Array, start: _Point, t: float,
-                 c1: float = 1e-4, c2: float = 0.9, max_evals: int = 25) -> tuple[_Point, int]:
+def line_search(x: jax.Array, d: jax.Array, start: _Point, t: float, c1: float = 1e-4, c2: float = 0.9,
+                max_evals: int = 25) -> Search:
     """A step length satisfying the strong Wolfe conditions (Nocedal & Wright, Alg. 3.5 and 3.6).
 
-    Returns the accepted point (``start`` itself when no decrease was found) and the evaluations made.
+    A generator: it yields each trial point and is sent back its ``(loss, terms, grad)``, so one driver
+    can evaluate many searches in one batched call (``nstjax.batch``). Returns the accepted point
+    (``start`` itself when no decrease was found) and the evaluations made.
     """
     evals = 0
 
-    def probe(t: float) -> _Point:
+    def probe(t: float):
         nonlocal evals
         evals += 1
-        loss, terms, grad = fg(x + t * d)
+        loss, terms, grad = yield x + t * d
         return _Point(t, float(loss), float(jnp.vdot(grad, d)), (loss, terms, grad))
 
     def sufficient(p: _Point) -> bool:
@@ -120,7 +144,7 @@ def strong_wolfe(fg: ValueAndGrad, x: jax.Array, d: jax.Array, start: _Point, t:
     def curvature(p: _Point) -> bool:
         return abs(p.slope) <= -c2 * start.slope
 
-    def zoom(lo: _Point, hi: _Point) -> _Point:
+    def zoom(lo: _Point, hi: _Point):
         while evals < max_evals:
             a, b = sorted((lo.t, hi.t))
             width = b - a
@@ -128,7 +152,7 @@ def strong_wolfe(fg: ValueAndGrad, x: jax.Array, d: jax.Array, start: _Point, t:
                 break
             guess = _cubic_min(lo.t, lo.loss, lo.slope, hi.t, hi.loss, hi.slope, a, b) if math.isfinite(hi.loss) else 0.5 * (a + b)
             guess = min(max(guess, a + 0.1 * width), b - 0.1 * width)  # stay away from the ends
-            p = probe(guess)
+            p = yield from probe(guess)
             if not sufficient(p) or p.loss >= lo.loss:
                 hi = p
             else:
@@ -141,23 +165,43 @@ def strong_wolfe(fg: ValueAndGrad, x: jax.Array, d: jax.Array, start: _Point, t:
 
     prev = start
     while evals < max_evals:
-        p = probe(t)
+        p = yield from probe(t)
         if not sufficient(p) or (prev is not start and p.loss >= prev.loss):
-            return zoom(prev, p), evals
+            return (yield from zoom(prev, p)), evals
         if curvature(p):
             return p, evals
         if p.slope >= 0:
-            return zoom(p, prev), evals
+            return (yield from zoom(p, prev)), evals
         # Extrapolate: the cubic's minimiser, at least a little and at most 10× further.
         nxt = _cubic_min(prev.t, prev.loss, prev.slope, p.t, p.loss, p.slope, p.t + 0.01 * (p.t - prev.t), 10.0 * p.t)
         prev, t = p, nxt
     return (prev if prev.loss < start.loss else start), evals
 
 
-class LBFGS:
-    """``init(x)`` evaluates once; each ``step(state)`` is one iteration (a line search of one or more evaluations)."""
+def drive(search: Generator, fg: ValueAndGrad):
+    """Runs a generator of trial points (``line_search``, ``LBFGS.init_search``/``step_search``) with ``fg``."""
+    try:
+        x = next(search)
+        while True:
+            x = search.send(fg(x))
+    except StopIteration as done:
+        return done.value
 
-    def __init__(self, fg: ValueAndGrad, history: int = 100, max_evals_per_step: int = 25, lr: float = 1.0,
+
+def strong_wolfe(fg: ValueAndGrad, x: jax.Array, d: jax.Array, start: _Point, t: float,
+                 c1: float = 1e-4, c2: float = 0.9, max_evals: int = 25) -> tuple[_Point, int]:
+    """``line_search`` evaluated with ``fg``."""
+    return drive(line_search(x, d, start, t, c1, c2, max_evals), fg)
+
+
+class LBFGS:
+    """``init(x)`` evaluates once; each ``step(state)`` is one iteration (a line search of one or more evaluations).
+
+    ``init_search``/``step_search`` are the same as generators of trial points, for a driver that
+    evaluates several optimisations in lockstep (``nstjax.batch``); ``fg`` may then be None.
+    """
+
+    def __init__(self, fg: ValueAndGrad | None, history: int = 100, max_evals_per_step: int = 25, lr: float = 1.0,
                  tolerance_grad: float = 1e-7):
         self.fg, self.history, self.max_evals, self.lr = fg, history, max_evals_per_step, lr
         self.tolerance_grad = tolerance_grad
@@ -165,14 +209,20 @@ class LBFGS:
         self.converged = False
 
     def init(self, x: jax.Array) -> LbfgsState:
-        loss, self.terms, grad = self.fg(x)
-        m = self.history
+        return drive(self.init_search(x), self.fg)
+
+    def step(self, state: LbfgsState) -> LbfgsState:
+        return drive(self.step_search(state), self.fg)
+
+    def init_search(self, x: jax.Array) -> Search:
+        loss, self.terms, grad = yield x
+        m = min(self.history, INITIAL_CAPACITY)
         return LbfgsState(
             x, loss, grad, jnp.zeros((m, *x.shape), x.dtype), jnp.zeros((m, *x.shape), x.dtype),
             jnp.zeros((m,), x.dtype), jnp.int32(0), jnp.int32(0), jnp.int32(0), jnp.int32(1),
         )
 
-    def step(self, state: LbfgsState) -> LbfgsState:
+    def step_search(self, state: LbfgsState) -> Search:
         if float(jnp.max(jnp.abs(state.grad))) <= self.tolerance_grad:  # a stationary point: nothing to do
             self.converged = True
             return state
@@ -192,10 +242,10 @@ class LBFGS:
                 d, t = -state.grad, self.lr / float(jnp.max(jnp.abs(state.grad)))
                 slope = -float(jnp.vdot(state.grad, state.grad))
                 state = state._replace(count=jnp.int32(0))  # forget curvature pairs that misled the search
-            point, used = strong_wolfe(self.fg, state.x, d, start._replace(slope=slope), t, max_evals=self.max_evals)
+            point, used = yield from line_search(state.x, d, start._replace(slope=slope), t, max_evals=self.max_evals)
             evals += used
             if point.t > 0:
                 loss, self.terms, grad = point.value
-                return _accept(state, state.x + point.t * d, loss, grad, int(state.evaluations) + evals)
+                return _accept(state, state.x + point.t * d, loss, grad, int(state.evaluations) + evals, self.history)
         self.converged = True  # no decrease along steepest descent either
         return state._replace(iteration=state.iteration + 1, evaluations=state.evaluations + evals)
