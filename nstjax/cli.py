@@ -9,6 +9,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # idle OpenBLAS threads spin
 import shutil
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -73,7 +74,7 @@ def _discard_if_empty(out_dir: Path) -> None:
         shutil.rmtree(out_dir, ignore_errors=True)
 
 
-def run_job(cfg: DictConfig, out_dir: Path) -> dict:
+def run_job(cfg: DictConfig, out_dir: Path, wandb: dict | None = None) -> dict:
     """What one Hydra job does, importable by tests: validate, load, stylise, write."""
     from nstjax.normalize import params_for
 
@@ -81,9 +82,25 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict:
     inputs = load_inputs(run)  # bad images fail before the weights are touched
     params = params_for(run.weights)
     record = OmegaConf.to_container(cfg, resolve=True)
+    wandb = wandb if wandb is not None else _logger_options(cfg)
     if run.scales:
-        return stylize_scales(run, params, out_dir, record, wandb=_logger_options(cfg))
-    return stylize(run, params, out_dir, record, prepare(run, params, inputs), wandb=_logger_options(cfg))
+        return stylize_scales(run, params, out_dir, record, wandb=wandb)
+    return stylize(run, params, out_dir, record, prepare(run, params, inputs), wandb=wandb)
+
+
+def _report(cfg: DictConfig, out_dir: Path, outcome: dict | Exception) -> dict | None:
+    """Prints a job's result or its one-line error (re-raised with debug=true or when not a user error)."""
+    if isinstance(outcome, dict):
+        print(f"{out_dir / 'final.png'}  (loss {outcome['loss']['total']:.4g}, {outcome['steps']} steps, "
+              f"{outcome['seconds_optimize']:.1f} s)")
+        return outcome
+    if cfg.get("debug") or not isinstance(outcome, USER_ERRORS):
+        raise outcome
+    print(f"error: {outcome}", file=sys.stderr)
+    _failures.append(f"{out_dir}: {outcome}")
+    if not (out_dir / "summary.json").exists():
+        _discard_if_empty(out_dir)
+    return None
 
 
 @hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name="config")
@@ -91,16 +108,58 @@ def _app(cfg: DictConfig) -> None:
     logging.getLogger("jax").setLevel(logging.WARNING)  # Hydra sets INFO; jax then reports absent TPUs
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        summary = run_job(cfg, out_dir)
-        print(f"{out_dir / 'final.png'}  (loss {summary['loss']['total']:.4g}, {summary['steps']} steps, "
-              f"{summary['seconds_optimize']:.1f} s)")
+        outcome = run_job(cfg, out_dir)
     except USER_ERRORS as exc:
-        if cfg.get("debug"):
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        _failures.append(f"{out_dir}: {exc}")
-        if not (out_dir / "summary.json").exists():
-            _discard_if_empty(out_dir)
+        outcome = exc
+    _report(cfg, out_dir, outcome)
+
+
+class Job(NamedTuple):
+    """A Hydra job set up by the batched launcher, to run later."""
+
+    cfg: DictConfig
+    out_dir: Path
+    run: RunConfig | ConfigError
+    wandb: dict | None
+
+
+def collect_job(cfg: DictConfig) -> Job:
+    """Inside a job's Hydra context: everything ``run_job`` reads from Hydra, validated, for later."""
+    logging.getLogger("jax").setLevel(logging.WARNING)
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        run: RunConfig | ConfigError = validate(cfg)
+    except ConfigError as exc:
+        run = exc
+    return Job(cfg, out_dir, run, _logger_options(cfg))
+
+
+def run_collected(jobs: list[Job], max_batch: int) -> dict[str, dict | None]:
+    """Runs collected jobs, those that can share a batch (``nstjax.batch.group``) as one, at most
+    ``max_batch`` at a time; returns each job's summary (None if it failed) by output directory."""
+    from nstjax.batch import group, stylize_batch
+    from nstjax.normalize import params_for
+
+    outcomes: dict[str, dict | None] = {}
+    valid = [j for j in jobs if isinstance(j.run, RunConfig)]
+    for job in jobs:
+        if not isinstance(job.run, RunConfig):
+            outcomes[str(job.out_dir)] = _report(job.cfg, job.out_dir, job.run)
+    for indices in group([j.run for j in valid]):
+        for start in range(0, len(indices), max_batch):
+            chunk = [valid[i] for i in indices[start : start + max_batch]]
+            try:
+                if len(chunk) == 1:
+                    results = [run_job(chunk[0].cfg, chunk[0].out_dir, chunk[0].wandb)]
+                else:
+                    records = [OmegaConf.to_container(j.cfg, resolve=True) for j in chunk]
+                    results = stylize_batch([j.run for j in chunk], params_for(chunk[0].run.weights),
+                                            [j.out_dir for j in chunk], records, [j.wandb for j in chunk])
+            except USER_ERRORS as exc:  # e.g. an unreadable image: every run of the chunk shares it
+                results = [exc] * len(chunk)
+            for job, outcome in zip(chunk, results):
+                outcomes[str(job.out_dir)] = _report(job.cfg, job.out_dir, outcome)
+    return outcomes
 
 
 def main() -> None:

@@ -25,18 +25,19 @@ def available_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def estimate_bytes(shape: tuple[int, ...], history: int) -> int:
-    """Peak bytes: activations and their gradients, plus L-BFGS's 2·history image-sized buffers."""
+def estimate_bytes(shape: tuple[int, ...], history: int, batch: int = 1) -> int:
+    """Peak bytes: activations and their gradients, plus L-BFGS's 2·history image-sized buffers, per run
+    of a batch (``nstjax.batch``)."""
     pixels = shape[0] * shape[1]
-    return FIXED_BYTES + pixels * BYTES_PER_PIXEL + 2 * history * pixels * 3 * 4
+    return FIXED_BYTES + batch * (pixels * BYTES_PER_PIXEL + 2 * history * pixels * 3 * 4)
 
 
-def check_memory(shape: tuple[int, ...], run) -> None:
+def check_memory(shape: tuple[int, ...], run, batch: int = 1) -> None:
     history = int(run.optimizer.get("history", 0)) if run.optimizer.get("name") != "adam" else 2
-    need = estimate_bytes(shape, history)
+    need = estimate_bytes(shape, history, batch)
     have = run.memory_budget or available_bytes()
     if need > have:
         raise TooLarge(
             f"a {shape[1]}×{shape[0]} image needs about {need / 2**30:.1f} GiB, {have / 2**30:.1f} GiB available; "
-            f"lower image_size or optimizer.history"
+            f"lower image_size or optimizer.history" + (f", or run fewer than {batch} jobs per batch" if batch > 1 else "")
         )

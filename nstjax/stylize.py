@@ -105,6 +105,30 @@ def finish_image(run: RunConfig, x: jax.Array, inputs: Inputs) -> np.ndarray:
     return image
 
 
+def finish_run(run: RunConfig, problem: Problem, good: Any, terms: dict, status: str, steps: int, seconds_compile: float,
+               seconds_optimize: float, converged: bool, logger: RunLogger, out_dir: Path,
+               config_record: dict | None, **extra: Any) -> dict[str, Any]:
+    """Writes final.png (last.png when the run failed), summary.json and the logger's records; returns the summary."""
+    problem.result = good.x
+    image = finish_image(run, good.x, problem.inputs)
+    summary = {
+        "status": status,
+        "steps": steps,
+        "evaluations": int(good.evaluations),
+        "seconds_compile": seconds_compile,
+        "seconds_optimize": seconds_optimize,
+        "loss": {"total": float(good.loss), **{k: float(v) for k, v in terms.items()}},
+        "image_size": list(problem.x0.shape[:2]),
+        "converged_early": converged,
+        "device": str(jax.devices()[0].device_kind),
+        **extra,
+        "config": config_record or asdict(run),
+    }
+    images.save_png(image, out_dir / ("final.png" if status == "done" else "last.png"))
+    logger.finish(summary, image, failed=status != "done")
+    return summary
+
+
 def stylize_scales(run: RunConfig, params: dict, out_dir: str | Path, config_record: dict | None = None,
                    wandb: dict | None = None) -> dict[str, Any]:
     """Coarse to fine: ``run.steps`` at each size in ``run.scales``, each started from the previous result
@@ -177,7 +201,8 @@ def stylize(run: RunConfig, params: dict, out_dir: str | Path, config_record: di
                 status = "non-finite"
                 raise RunError(f"the loss became non-finite at step {step} ({loss}); kept the image of step {step - 1} as last.png")
             good, good_terms = state, terms
-            logger.log_step(step, {"total": loss, **terms, "evaluations": int(state.evaluations)})
+            logger.log_step(step, {"total": loss, **terms, "evaluations": int(state.evaluations),
+                                   "seconds": time.perf_counter() - t0})
             bar.set_postfix(loss=f"{loss:.4g}", style=f"{terms.get('style', 0):.3g}", content=f"{terms.get('content', 0):.3g}", refresh=False)
             bar.update(1)
             if run.save_every and step % run.save_every == 0:
@@ -193,21 +218,6 @@ def stylize(run: RunConfig, params: dict, out_dir: str | Path, config_record: di
         raise RunError(f"interrupted at step {step}; checkpoint saved, continue with resume=true") from None
     finally:
         bar.close()
-        seconds_optimize = time.perf_counter() - t0
-        problem.result = good.x
-        image = finish_image(run, good.x, problem.inputs)
-        summary = {
-            "status": status,
-            "steps": step,
-            "evaluations": int(good.evaluations),
-            "seconds_compile": seconds_compile,
-            "seconds_optimize": seconds_optimize,
-            "loss": {"total": float(good.loss), **{k: float(v) for k, v in good_terms.items()}},
-            "image_size": list(problem.x0.shape[:2]),
-            "converged_early": bool(opt.converged),
-            "device": str(jax.devices()[0].device_kind),
-            "config": config_record or asdict(run),
-        }
-        images.save_png(image, out_dir / ("final.png" if status == "done" else "last.png"))
-        logger.finish(summary, image, failed=status != "done")
+        summary = finish_run(run, problem, good, good_terms, status, step, seconds_compile, time.perf_counter() - t0,
+                             bool(opt.converged), logger, out_dir, config_record)
     return summary

@@ -1,0 +1,193 @@
+"""Batched sweeps: runs that differ only in their loss weights or starting image, optimised together.
+
+Runs of a sweep that share image size, images, layers and pooling (and so differ in ratio, α, β, TV,
+layer weights, init or seed) stack their images into one (B, H, W, 3) batch: the network runs once per
+round on the batch, each run keeps its own L-BFGS state and line search, and every round evaluates each
+run's next trial point. Larger matrix products use the CPU better than B separate passes (measured in
+the README); results equal those of the runs made one after another, up to float32 summation order.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from nstjax import losses, objective, resources, vgg
+from nstjax.config import RunConfig
+from nstjax.lbfgs import LBFGS, LbfgsState
+from nstjax.logging import RunLogger
+from nstjax.stylize import Problem, RunError, finish_image, finish_run, load_inputs, prepare
+
+# What a batch's runs may differ in: the objective's weights (data for the compiled program), the
+# starting image, and bookkeeping. Everything else must be equal.
+PER_RUN = ("ratio", "content_weight", "style_weight_override", "style_layer_weights", "tv_weight", "init", "seed",
+           "steps", "save_every", "progress", "logger")
+
+
+def batch_key(run: RunConfig) -> str | None:
+    """Runs with the same key can share a batch; None for runs that cannot be batched at all."""
+    if run.optimizer.get("name") != "lbfgs" or run.scales or run.resume or run.checkpoint_every:
+        return None  # lockstep is built on nstjax's L-BFGS; coarse-to-fine and checkpoints run one by one
+    return json.dumps(asdict(replace(run, **{f: None for f in PER_RUN})), sort_keys=True, default=str)
+
+
+def group(runs: Sequence[RunConfig]) -> list[list[int]]:
+    """Indices of ``runs`` in batches (in first-seen order); unbatchable runs come alone."""
+    groups: dict[str, list[int]] = {}
+    alone: list[list[int]] = []
+    for i, run in enumerate(runs):
+        key = batch_key(run)
+        if key is None:
+            alone.append([i])
+        else:
+            groups.setdefault(key, []).append(i)
+    return list(groups.values()) + alone
+
+
+@functools.cache
+def value_and_grad_fn(spec: objective.Spec) -> Callable:
+    """jit((data, images) -> (totals (B,), terms {name: (B,)}, gradients (B, H, W, 3))).
+
+    ``data`` holds one params and one set of targets; its layer weights and loss weights have a leading
+    batch axis. The network runs on the batch; the loss is vmapped over the runs' weights.
+    """
+
+    def loss(data: objective.Data, images: jax.Array):
+        feats = vgg.features(data.params, images, spec.layers, spec.pooling, objective.winograd_layers(spec, images.shape))
+        t = data.targets
+
+        def one(f, image, layer_weights, weights):
+            return losses.total_loss(f, image, t.content, t.style, layer_weights, weights, t.regions)
+
+        totals, terms = jax.vmap(one)(feats, images, t.layer_weights, data.weights)
+        return jnp.sum(totals), (totals, terms)  # runs are independent: ∂Σ/∂x_b is run b's gradient
+
+    vg = jax.value_and_grad(loss, argnums=1, has_aux=True)
+
+    @jax.jit
+    def fg(data: objective.Data, images: jax.Array):
+        (_, (totals, terms)), grads = vg(data, images)
+        return totals, terms, grads
+
+    return fg
+
+
+def stack_data(problems: Sequence[Problem]) -> objective.Data:
+    """One Data for a batch: the first run's params and targets, every run's weights along axis 0."""
+    first = problems[0].data
+    stack = lambda *xs: jnp.stack([jnp.asarray(x, jnp.float32) for x in xs])
+    layer_weights = jax.tree.map(stack, *[p.data.targets.layer_weights for p in problems])
+    weights = jax.tree.map(stack, *[p.data.weights for p in problems])
+    return objective.Data(first.params, first.targets._replace(layer_weights=layer_weights), weights)
+
+
+def lockstep(optimizers: Sequence[LBFGS], x0: Sequence[jax.Array], steps: Sequence[int], fg: Callable,
+             on_step: Callable[[int, int, LbfgsState], None]) -> tuple[list[LbfgsState | None], list[Exception | None]]:
+    """Runs each optimiser for its number of steps, evaluating all runs' pending trial points in one call
+    of ``fg(images) -> (totals, terms, grads)`` per round. A run that has finished (or failed) repeats its
+    last point until the others finish, so the batch keeps its shape (one compiled program).
+
+    ``on_step(run, step, state)`` is called after each accepted step; an exception it raises ends that run.
+    Returns each run's final state (None if it failed before one) and its exception, if any.
+    """
+    n = len(optimizers)
+    finals: list[LbfgsState | None] = [None] * n
+    errors: list[Exception | None] = [None] * n
+
+    def run(i: int):
+        opt = optimizers[i]
+        state = yield from opt.init_search(x0[i])
+        finals[i] = state
+        for step in range(1, steps[i] + 1):
+            if opt.converged:
+                break
+            state = yield from opt.step_search(state)
+            on_step(i, step, state)
+            finals[i] = state
+        return state
+
+    searches = [run(i) for i in range(n)]
+    pending = {i: next(s) for i, s in enumerate(searches)}  # every run starts by evaluating x0
+    last = dict(pending)
+    while pending:
+        points = jnp.stack([pending.get(i, last[i]) for i in range(n)])
+        totals, terms, grads = fg(points)
+        for i in list(pending):
+            last[i] = pending[i]
+            try:
+                pending[i] = searches[i].send((totals[i], {k: v[i] for k, v in terms.items()}, grads[i]))
+            except StopIteration:
+                del pending[i]
+            except Exception as exc:  # noqa: BLE001 -- one run's failure must not end the others
+                errors[i] = exc
+                del pending[i]
+    return finals, errors
+
+
+def stylize_batch(runs: Sequence[RunConfig], params: dict, out_dirs: Sequence[str | Path],
+                  config_records: Sequence[dict | None] | None = None,
+                  wandb: Sequence[dict | None] | None = None) -> list[dict[str, Any] | Exception]:
+    """Runs that share a ``batch_key``, optimised as one batch; writes each run's outputs as ``stylize``
+    does (final.png, summary.json, metrics.jsonl). Returns each run's summary, or the exception that
+    ended it (a non-finite loss ends only that run)."""
+    keys = {batch_key(r) for r in runs}
+    if len(keys) != 1 or None in keys:
+        raise ValueError("stylize_batch needs L-BFGS runs that differ only in " + ", ".join(PER_RUN))
+    n = len(runs)
+    records = list(config_records or [None] * n)
+    inputs = load_inputs(runs[0])  # same images for every run of a batch
+    problems = [prepare(run, params, inputs) for run in runs]
+    spec = problems[0].spec
+    shape = problems[0].x0.shape
+    resources.check_memory(shape, runs[0], batch=n)
+    out_dirs = [Path(d) for d in out_dirs]
+    loggers = [RunLogger(d, records[i] or asdict(runs[i]), (wandb or [None] * n)[i]) for i, d in enumerate(out_dirs)]
+
+    data = stack_data(problems)
+    fg = value_and_grad_fn(spec)
+    t0 = time.perf_counter()
+    jax.block_until_ready(fg(data, jnp.stack([p.x0 for p in problems])))
+    seconds_compile = time.perf_counter() - t0
+
+    opts = [LBFGS(None, history=int(r.optimizer.get("history", 100)),
+                  max_evals_per_step=int(r.optimizer.get("max_evals_per_step", 25)),
+                  lr=float(r.optimizer.get("lr", 1.0))) for r in runs]
+    good_terms: list[dict] = [{} for _ in runs]
+    steps_done = [0] * n
+
+    def on_step(i: int, step: int, state: LbfgsState) -> None:
+        loss = float(state.loss)
+        terms = {k: float(v) for k, v in opts[i].terms.items()}
+        if not (math.isfinite(loss) and all(map(math.isfinite, terms.values()))):
+            raise RunError(f"the loss became non-finite at step {step} ({loss}); kept the image of step {step - 1} as last.png")
+        good_terms[i], steps_done[i] = terms, step
+        loggers[i].log_step(step, {"total": loss, **terms, "evaluations": int(state.evaluations),
+                                   "seconds": time.perf_counter() - t0})
+        if runs[i].save_every and step % runs[i].save_every == 0:
+            loggers[i].log_image(step, finish_image(runs[i], state.x, problems[i].inputs))
+
+    t0 = time.perf_counter()  # on_step reads it
+    finals, errors = lockstep(opts, [p.x0 for p in problems], [r.steps for r in runs],
+                              lambda images: fg(data, images), on_step)
+    seconds = time.perf_counter() - t0
+    results: list[dict[str, Any] | Exception] = []
+    for i in range(n):
+        if finals[i] is None:
+            results.append(errors[i] or RunError("the run failed before its first step"))
+            continue
+        if not good_terms[i]:
+            good_terms[i] = {k: float(v) for k, v in opts[i].terms.items()}
+        status = "done" if errors[i] is None else "non-finite"
+        # Time is shared: each run of the batch is charged the whole batch's wall time.
+        summary = finish_run(runs[i], problems[i], finals[i], good_terms[i], status, steps_done[i], seconds_compile,
+                             seconds, bool(opts[i].converged), loggers[i], out_dirs[i], records[i], batch_size=n)
+        results.append(summary if errors[i] is None else errors[i])
+    return results
