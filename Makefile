@@ -28,6 +28,7 @@ test: weights
 
 bench: weights
 	$(PY) scripts/bench.py
+	$(PY) scripts/bench_sweeps.py
 
 clean:
 	rm -rf outputs multirun .pytest_cache

@@ -39,7 +39,7 @@ AT = np.array([
 
 MIN_CHANNELS = 64  # input channels from which Winograd pays off (conv1_1, with 3, stays direct)
 MIN_IMAGE = 192  # below this, Winograd's extra compile time (~13 s) exceeds what it saves in a typical run
-MAX_SPATIAL = 128  # largest map side where it still pays off (measured: 512 px, 2.34 s vs 2.44 s with all layers)
+MAX_SPATIAL = 256  # largest map side where it still pays off (512 px: 1.54 s vs 1.73 s with ≤128; 256 px: 0.43 vs 0.47)
 
 
 def _combine(coefficients: np.ndarray, parts: list[jax.Array]) -> list[jax.Array]:
@@ -110,7 +110,7 @@ conv_winograd.defvjp(_fwd, _bwd)
 
 def plan(image_shape: tuple[int, ...], every_layer: bool = False) -> frozenset[str]:
     """The layers that use Winograd for an input of this (…, H, W, 3) shape: ≥64 input channels and maps
-    ≤128 px (on larger maps the transforms are memory-bound and gain nothing), in images of at least
+    ≤256 px (on larger maps the transforms are memory-bound and gain nothing), in images of at least
     ``MIN_IMAGE`` px; or all of them."""
     from nstjax.layers import BLOCKS
 

@@ -54,16 +54,16 @@ def bench_batch(params, size: int, n: int, steps: int, tmp: Path) -> dict:
             "evaluations_batched_max": max(b["evaluations"] for b in together), "max_loss_rel_diff": rel}
 
 
-def bench_scales(params, scales: list[int], steps: int, tmp: Path) -> dict:
+def bench_scales(params, scales: list[int], steps: int, init: str, tmp: Path) -> dict:
     size = scales[-1]
-    single = stylize(run_config(size, steps), params, tmp / "single")
+    single = stylize(run_config(size, steps, f"init={init}"), params, tmp / "single")
     target = single["loss"]["total"]
-    coarse = run_config(size, steps, f"scales=[{','.join(map(str, scales))}]")
+    coarse = run_config(size, steps, f"init={init}", f"scales=[{','.join(map(str, scales))}]")
     summary = stylize_scales(coarse, params, tmp / "scales")
     earlier = sum(s["seconds_optimize"] for s in summary["scales"][:-1])
     rows = [json.loads(line) for line in (tmp / "scales" / "metrics.jsonl").read_text().splitlines()]
     reached = next((r for r in rows if r["total"] <= target), None)
-    return {"scales": scales, "steps_per_scale": steps, "single_s": single["seconds_optimize"], "single_loss": target,
+    return {"scales": scales, "steps_per_scale": steps, "init": init, "single_s": single["seconds_optimize"], "single_loss": target,
             "coarse_stages_s": earlier, "fine_loss": summary["loss"]["total"],
             "time_to_single_loss_s": None if reached is None else earlier + reached["seconds"],
             "fine_steps_to_single_loss": None if reached is None else reached["step"]}
@@ -76,27 +76,31 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--scales", type=int, nargs="+", default=[128, 256])
     parser.add_argument("--scale-steps", type=int, default=60)
+    parser.add_argument("--inits", nargs="+", default=["content", "noise"])
+    parser.add_argument("--skip-batch", action="store_true")
     parser.add_argument("--out", default="bench")
     args = parser.parse_args()
     params = load_params()
     with tempfile.TemporaryDirectory() as tmp:
-        b = bench_batch(params, args.size, args.batch, args.steps, Path(tmp))
+        b = None if args.skip_batch else bench_batch(params, args.size, args.batch, args.steps, Path(tmp))
         print(json.dumps(b), file=sys.stderr)
-        s = bench_scales(params, args.scales, args.scale_steps, Path(tmp))
-        print(json.dumps(s), file=sys.stderr)
+        scales = [bench_scales(params, args.scales, args.scale_steps, init, Path(tmp) / init) for init in args.inits]
+        print(json.dumps(scales), file=sys.stderr)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "sweeps.json").write_text(json.dumps({"batch": b, "scales": s}, indent=2))
-    t = s["time_to_single_loss_s"]
-    md = [f"Batched sweep: {b['runs']} ratios at {b['size']} px, {b['steps']} L-BFGS steps each: one after another "
-          f"{b['sequential_s']:.1f} s, as one batch {b['batched_s']:.1f} s (**{b['speedup']:.2f}×** throughput; "
-          f"final losses within {b['max_loss_rel_diff']:.1e} of the sequential runs).", "",
-          f"Coarse-to-fine {s['scales']}, {s['steps_per_scale']} steps per scale: the single-scale run "
-          f"({s['steps_per_scale']} steps at {s['scales'][-1]} px) ends at {s['single_loss']:.4g} after "
-          f"{s['single_s']:.1f} s; coarse-to-fine reaches it after "
-          + (f"**{t:.1f} s** ({s['coarse_stages_s']:.1f} s of coarse stages + {s['fine_steps_to_single_loss']} fine steps)"
-             if t is not None else f"never within its {s['steps_per_scale']} fine steps (ends at {s['fine_loss']:.4g})")
-          + "."]
+    (out / "sweeps.json").write_text(json.dumps({"batch": b, "scales": scales}, indent=2))
+    md = [] if b is None else [
+        f"Batched sweep: {b['runs']} ratios at {b['size']} px, {b['steps']} L-BFGS steps each: one after another "
+        f"{b['sequential_s']:.1f} s, as one batch {b['batched_s']:.1f} s (**{b['speedup']:.2f}×** throughput; "
+        f"final losses within {b['max_loss_rel_diff']:.1e} of the sequential runs).", ""]
+    for s in scales:
+        t = s["time_to_single_loss_s"]
+        md.append(f"Coarse-to-fine {s['scales']} from {s['init']}, {s['steps_per_scale']} steps per scale: the "
+                  f"single-scale run ({s['steps_per_scale']} steps at {s['scales'][-1]} px) ends at {s['single_loss']:.4g} "
+                  f"after {s['single_s']:.1f} s; coarse-to-fine reaches it after "
+                  + (f"**{t:.1f} s** ({s['coarse_stages_s']:.1f} s of coarse stages + {s['fine_steps_to_single_loss']} "
+                     "fine steps)" if t is not None
+                     else f"never within its {s['steps_per_scale']} fine steps (ends at {s['fine_loss']:.4g})") + ".")
     (out / "sweeps.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 
