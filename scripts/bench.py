@@ -177,15 +177,18 @@ def main() -> None:
                 rows.append({"size": size, **r})
                 continue
             t_target = time_to(r["trace"], target)
-            r["trace"], full = r["trace"][: args.iterations], r["trace"]
+            full = r["trace"]
+            if kind == "jax":  # the columns below compare equal iterations; the worker may have gone on
+                r["trace"] = full[: args.iterations]
             rows.append({"size": size, "hw": [h, w], "framework": r["framework"], "device": r["device"],
                          "eval_s": r["eval_s"], "gflops": flop / r["eval_s"],
                          "peak_fraction": None if peak is None else flop / r["eval_s"] / peak,
                          "peak_rss_gb": r.get("peak_rss_gb"), "compile_s": r["compile_s"],
-                         "iterations": len(r["trace"]), "final_loss": r["trace"][-1][1],
+                         "iterations": args.iterations if kind == "torch" else len(r["trace"]), "final_loss": r["trace"][-1][1],
                          "seconds_lbfgs": r["trace"][-1][0], "seconds_to_reference_loss": t_target,
                          "evaluations": r["trace"][-1][2],
-                         "iterations_to_reference_loss": next((i + 1 for i, (_, loss, _) in enumerate(full) if loss <= target), None)})
+                         "iterations_to_reference_loss": None if kind == "torch" else
+                         next((i + 1 for i, (_, loss, _) in enumerate(full) if loss <= target), None)})
         speed = pair["torch"].get("eval_s", float("nan")) / pair["jax"].get("eval_s", float("nan"))
         rows.append({"size": size, "speedup_per_eval": speed})
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores" + (
