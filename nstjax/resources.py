@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 
-# From `make bench` peak RSS (history 100): 1.86 GB at 192×256 and 2.49 GB at 384×512, i.e. ~4.3 kB
-# per pixel of which 2.4 kB are L-BFGS's buffers, on ~1.6 GB fixed. Rounded up, to refuse before failing.
-BYTES_PER_PIXEL = 2_500  # activations and gradients of one loss+gradient pass up to relu5_1
+# From `make bench` peak RSS (first run, compiling): 1.63 GB at 192×256 and 2.01 GB at 384×512 after 10
+# L-BFGS iterations, i.e. ~2.6 kB per pixel on ~1.5 GB fixed, plus L-BFGS's buffers, which grow to
+# 2·history images in a long run. Rounded up, to refuse before failing rather than after.
+BYTES_PER_PIXEL = 2_700  # activations and gradients of one loss+gradient pass up to relu5_1
 FIXED_BYTES = 1_700 << 20  # weights, Winograd-transformed kernels, the XLA runtime
 
 

@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--scales", type=int, nargs="+", default=[128, 256])
     parser.add_argument("--scale-steps", type=int, default=60)
-    parser.add_argument("--inits", nargs="+", default=["content", "noise"])
+    parser.add_argument("--inits", nargs="*", default=["content", "noise"])
     parser.add_argument("--skip-batch", action="store_true")
     parser.add_argument("--out", default="bench")
     args = parser.parse_args()
