@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 from nstjax.atomic import write_atomic
@@ -57,6 +58,13 @@ def to_csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
+def labels(rows: list[dict]) -> list[str]:
+    """Each job's overrides less those every job shares (the image paths, sizes...): what the sweep varied."""
+    split = [r["overrides"].split() for r in rows]
+    shared = set.intersection(*(set(o) for o in split)) if len(split) > 1 else set()
+    return [" ".join(o for o in overrides if o not in shared) or r["job"] for r, overrides in zip(rows, split)]
+
+
 def contact_sheet(rows: list[dict], path: str | Path, columns: int = 4) -> Path | None:
     """Each job's final.png with its overrides and final loss, on one labelled figure."""
     import matplotlib
@@ -73,9 +81,9 @@ def contact_sheet(rows: list[dict], path: str | Path, columns: int = 4) -> Path 
     fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 3.4 * nrows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    for ax, r in zip(axes.ravel(), shown):
+    for ax, r, label in zip(axes.ravel(), shown, labels(shown)):
         ax.imshow(Image.open(r["dir"] / "final.png"))
-        ax.set_title(f"{r['overrides'] or r['job']}\nloss {_fmt(r.get('total'))}", fontsize=8)
+        ax.set_title(f"{textwrap.fill(label, 45)}\nloss {_fmt(r.get('total'))}", fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)

@@ -63,6 +63,12 @@ def test_report_summarises_the_sweep(wandb_sweep):
     assert "| job | overrides |" in (wandb_sweep / "report.md").read_text()
     sheet = np.asarray(Image.open(wandb_sweep / "contact_sheet.png"))
     assert sheet.shape[1] > 4 * 64 and sheet.std() > 10
+    # The sheet's titles name what the sweep varied, not the overrides every job shares.
+    from nstjax.report import collect, labels
+
+    varied = [label.split() for label in labels(collect(wandb_sweep))]
+    assert len({tuple(v) for v in varied}) == 4
+    assert all([o.split("=")[0] for o in v] == ["pooling", "ratio"] for v in varied), varied
 
 
 def test_failing_job_does_not_stop_the_others(tmp_path, images_dir):
