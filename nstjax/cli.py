@@ -180,4 +180,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m nstjax.cli` runs this file as __main__; the batched launcher imports nstjax.cli, and the
+    # two must share one module (its failure list decides the exit status).
+    from nstjax.cli import main as _main
+
+    _main()

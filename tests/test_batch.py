@@ -66,3 +66,16 @@ def test_batched_launcher_runs_a_sweep(tmp_path, images_dir):
     assert set(seen) == {("avg", 1e-3), ("avg", 1e-2), ("max", 1e-3), ("max", 1e-2)}
     assert all(s["batch_size"] == 2 for s in seen.values())  # one batch per pooling
     assert seen[("avg", 1e-3)]["loss"]["total"] != seen[("avg", 1e-2)]["loss"]["total"]
+
+
+def test_batched_launcher_reports_failures_per_job(tmp_path, images_dir):
+    out = tmp_path / "sweep"
+    r = subprocess.run([sys.executable, "-m", "nstjax.cli", "-m", "hydra/launcher=nstjax_batched",
+                        "content=/nonexistent/photo.jpg", f"style={images_dir / 'starry_night.jpg'}", "ratio=1e-3,1e-2",
+                        "image_size=64", "steps=1", f"hydra.sweep.dir={out}"], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error: image not found: /nonexistent/photo.jpg")]
+    assert len(errors) == 2, r.stderr
+    assert "2 job(s) failed" in r.stderr
+    assert not [p for p in out.iterdir() if p.is_dir()]  # nothing half-written
