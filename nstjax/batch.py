@@ -144,7 +144,8 @@ def stylize_batch(runs: Sequence[RunConfig], params: dict, out_dirs: Sequence[st
     n = len(runs)
     records = list(config_records or [None] * n)
     inputs = load_inputs(runs[0])  # same images for every run of a batch
-    problems = [prepare(run, params, inputs) for run in runs]
+    first = prepare(runs[0], params, inputs)
+    problems = [first] + [prepare(run, params, inputs, first.data.targets) for run in runs[1:]]
     spec = problems[0].spec
     shape = problems[0].x0.shape
     resources.check_memory(shape, runs[0], batch=n)

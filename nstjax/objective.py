@@ -136,7 +136,7 @@ def make_targets(params: dict, spec: Spec, content: np.ndarray, styles: list[np.
     """
     content_feats = feature_fn(spec.pooling, spec.content_layers)(params, jnp.asarray(content, jnp.float32))
     blend = blend or [1.0 / len(styles)] * len(styles)
-    lw = {k: jnp.float32(v) for k, v in (layer_weights or {n: 1.0 / len(spec.style_layers) for n in spec.style_layers}).items()}
+    lw = style_layer_weights(spec, layer_weights)
     grams, regions = {name: 0.0 for name in spec.style_layers}, []
     for i, (weight, style) in enumerate(zip(blend, styles)):
         feats = feature_fn(spec.pooling, spec.style_layers)(params, jnp.asarray(style, jnp.float32))
@@ -152,6 +152,12 @@ def make_targets(params: dict, spec: Spec, content: np.ndarray, styles: list[np.
         else:
             grams = {name: grams[name] + weight * scaled[name] for name in spec.style_layers}
     return Targets(dict(content_feats), {} if regions else grams, lw, tuple(regions))
+
+
+def style_layer_weights(spec: Spec, layer_weights: dict[str, float] | None) -> dict[str, jax.Array]:
+    """w_l per style layer: the given weights, else 1/L each."""
+    chosen = layer_weights or {name: 1.0 / len(spec.style_layers) for name in spec.style_layers}
+    return {k: jnp.float32(v) for k, v in chosen.items()}
 
 
 def layer_masks_of(mask: np.ndarray, layers: tuple[str, ...]) -> dict[str, jax.Array]:

@@ -84,15 +84,21 @@ class Problem:
     result: jax.Array | None = None  # the last good image in optimisation space, set by ``stylize``
 
 
-def prepare(run: RunConfig, params: dict, inputs: Inputs | None = None) -> Problem:
+def prepare(run: RunConfig, params: dict, inputs: Inputs | None = None,
+            shared_targets: objective.Targets | None = None) -> Problem:
+    """``shared_targets``: another run's targets for the same images and layers (the runs of a batch),
+    reused with this run's layer weights instead of computing them again."""
     inputs = inputs or load_inputs(run)
     spec = run.spec
     content_for_loss, styles = inputs.content, inputs.styles
     if run.preserve_color == "luminance":  # optimise the luminance alone; colours come back from the content
         content_for_loss = colour.luminance_image(inputs.content)
         styles = [colour.luminance_style(s, inputs.content) for s in inputs.styles]
-    targets = objective.make_targets(params, spec, content_for_loss, styles, list(run.style_blend),
-                                     run.style_layer_weights, inputs.masks)
+    if shared_targets is not None:
+        targets = shared_targets._replace(layer_weights=objective.style_layer_weights(spec, run.style_layer_weights))
+    else:
+        targets = objective.make_targets(params, spec, content_for_loss, styles, list(run.style_blend),
+                                         run.style_layer_weights, inputs.masks)
     x0 = initial_image(run, Inputs(content_for_loss, styles))
     params = objective.prepare_params(spec, params, x0.shape)
     return Problem(spec, objective.Data(params, targets, loss_weights(run)), jnp.asarray(x0), inputs)
