@@ -49,16 +49,17 @@ def worker_jax(size: int, iterations: int, repeats: int, gpu: bool, target: floa
     import jax
 
     from nstjax import config, objective
+    from nstjax.experiments import compose
     from nstjax.lbfgs import LBFGS
     from nstjax.stylize import Inputs, prepare
     from nstjax.weights import load_params
 
     content, style = load_pair(size)
-    run = config.validate({"content": None, "style": None, "image_size": size, "steps": iterations, "pooling": "avg",
-                           "ratio": 1e-3, "content_weight": 1.0, "content_layers": "paper", "style_layers": "paper",
-                           "tv_weight": 0, "init": "content", "seed": 0, "preserve_color": "none", "weights": "imagenet",
-                           "conv": "auto", "save_every": 0, "checkpoint_every": 0, "style_scale": 1.0,
-                           "optimizer": {"name": "lbfgs", "history": 100}})
+    # The reference's settings, spelled out: the config defaults could change under the benchmark.
+    run = config.validate(compose({"image_size": size, "steps": iterations, "pooling": "avg", "ratio": 1e-3,
+                                   "content_weight": 1.0, "content_layers": "paper", "style_layers": "paper",
+                                   "tv_weight": 0, "init": "content", "preserve_color": "none", "weights": "imagenet",
+                                   "conv": "auto", "style_scale": 1.0}, ["optimizer=lbfgs", "optimizer.history=100"]))
     problem = prepare(run, load_params(), Inputs(content, [style]))
     fg = objective.value_and_grad_fn(problem.spec)
     t0 = time.perf_counter()

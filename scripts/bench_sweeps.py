@@ -20,11 +20,9 @@ from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from helpers import compose_cfg  # noqa: E402
-
 from nstjax import batch  # noqa: E402
 from nstjax.config import validate  # noqa: E402
+from nstjax.experiments import compose  # noqa: E402
 from nstjax.images import PAPER_IMAGES  # noqa: E402
 from nstjax.stylize import stylize, stylize_scales  # noqa: E402
 from nstjax.weights import load_params  # noqa: E402
@@ -33,8 +31,8 @@ RATIOS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
 
 
 def run_config(size: int, steps: int, *overrides: str):
-    return validate(compose_cfg(f"content={PAPER_IMAGES / 'tubingen.jpg'}", f"style={PAPER_IMAGES / 'starry_night.jpg'}",
-                                f"image_size={size}", f"steps={steps}", "progress=false", *overrides))
+    return validate(compose({"content": PAPER_IMAGES / "tubingen.jpg", "style": PAPER_IMAGES / "starry_night.jpg",
+                             "image_size": size, "steps": steps, "progress": "false"}, list(overrides)))
 
 
 def bench_batch(params, size: int, n: int, steps: int, tmp: Path) -> dict:

@@ -8,13 +8,13 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import jax  # noqa: E402
 
 from nstjax import config, objective  # noqa: E402
+from nstjax.experiments import compose  # noqa: E402
 from nstjax.normalize import params_for  # noqa: E402
 from nstjax.optimize import OPTIMIZERS, make_optimizer  # noqa: E402
 from nstjax.stylize import prepare  # noqa: E402
@@ -27,16 +27,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
-    from omegaconf import OmegaConf
-
-    base = OmegaConf.to_container(OmegaConf.load(Path(__file__).resolve().parents[1] / "configs" / "config.yaml"))
-    base.pop("defaults"), base.pop("hydra")
     print(f"| optimizer | loss after {args.steps} iterations | evaluations | seconds per iteration |")
     print("| --- | --- | --- | --- |")
     for name in OPTIMIZERS:
-        group = OmegaConf.to_container(OmegaConf.load(Path(__file__).resolve().parents[1] / "configs" / "optimizer" / f"{name}.yaml"))
-        run = config.validate({**base, "content": str(IMAGES / "tubingen.jpg"), "style": str(IMAGES / "starry_night.jpg"),
-                               "image_size": args.size, "optimizer": group})
+        run = config.validate(compose({"content": IMAGES / "tubingen.jpg", "style": IMAGES / "starry_night.jpg",
+                                       "image_size": args.size}, [f"optimizer={name}"]))
         problem = prepare(run, params_for("imagenet"))
         fg = objective.value_and_grad_fn(problem.spec)
         jax.block_until_ready(fg(problem.data, problem.x0))
