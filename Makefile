@@ -6,7 +6,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export WANDB_MODE ?= offline
 export XLA_PYTHON_CLIENT_PREALLOCATE ?= false
 
-.PHONY: install weights demo test bench readme-images clean
+.PHONY: install weights demo test fuzz bench readme-images clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ demo: weights
 
 test: weights
 	$(PY) -m pytest -q
+
+# Random exploration with many more examples; CI's `make test` draws the same examples every run.
+fuzz: weights
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -k "hypothesis or validation or resize or mode" tests/test_robustness.py tests/test_images.py
 
 bench: weights
 	$(PY) scripts/bench.py

@@ -25,12 +25,25 @@ def _meta(data) -> dict:
     return json.loads(bytes(data["meta"]).decode())
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that exists but cannot be used; the message is one line for the user."""
+
+
 def step_of(path: str | Path) -> int | None:
+    """The checkpoint's step; None when there is none. Raises CheckpointError when the file is damaged,
+    so that a damaged checkpoint is reported as such (and left in place) rather than taken for none."""
+    path = Path(path)
+    if not path.exists():
+        return None
     try:
         with np.load(path) as data:
-            return int(_meta(data)["step"])
-    except (OSError, ValueError, KeyError):
-        return None
+            meta = _meta(data)
+            for name in data.files:  # reads every array: a truncated file fails here, not mid-resume
+                data[name]
+            return int(meta["step"])
+    except Exception as exc:  # zipfile, pickle and json errors all mean the same thing here
+        raise CheckpointError(f"the checkpoint {path} is damaged ({type(exc).__name__}); "
+                              "move it away to start afresh") from None
 
 
 def load(path: str | Path, template: Any) -> tuple[Any, int, dict, float]:
@@ -42,7 +55,7 @@ def load(path: str | Path, template: Any) -> tuple[Any, int, dict, float]:
     # Leading axes may differ (L-BFGS's history buffers grow during a run); every other axis must match.
     if len(saved) != len(leaves) or any(np.shape(a)[1:] != np.shape(b)[1:] or np.ndim(a) != np.ndim(b)
                                          for a, b in zip(saved, leaves)):
-        raise ValueError(f"checkpoint {path} does not match this run (another optimizer, image size or history?)")
+        raise CheckpointError(f"checkpoint {path} does not match this run (another optimizer, image size or history?)")
     restored = [jnp.asarray(s, dtype=jnp.asarray(t).dtype) for s, t in zip(saved, leaves)]
     terms = {k: jnp.float32(v) for k, v in meta["terms"].items()}
     return jax.tree.unflatten(treedef, restored), int(meta["step"]), terms, float(meta["elapsed"])

@@ -16,6 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from nstjax.checkpoint import CheckpointError
 from nstjax.config import ConfigError, RunConfig, validate
 from nstjax.images import ImageError
 from nstjax.resources import TooLarge
@@ -24,7 +25,7 @@ from nstjax.weights import WeightsError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 GROUPS = ("optimizer", "logger")
-USER_ERRORS = (ConfigError, ImageError, WeightsError, RunError, TooLarge)
+USER_ERRORS = (ConfigError, ImageError, WeightsError, RunError, TooLarge, CheckpointError)
 _failures: list[str] = []
 
 

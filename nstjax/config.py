@@ -60,18 +60,28 @@ class RunConfig:
         return self.content_weight / self.ratio if self.style_weight_override is None else self.style_weight_override
 
 
+FLOAT32_MAX = 3.4028234663852886e38  # every weight reaches the compiled objective as float32
+INT_MAX = 2**62  # steps, seeds, sizes: anything larger is a typo, and numpy/XLA would overflow on it
+
+
 def _number(cfg: Mapping, key: str, kind=float, positive=False, nonneg=False):
     value = cfg.get(key)
     try:
         if isinstance(value, bool) or value is None:
             raise TypeError
+        if isinstance(value, float) and not math.isfinite(value) or isinstance(value, str) and not math.isfinite(float(value)):
+            raise ConfigError(f"{key} must be finite, got {value!r}")
         number = kind(value)
-        if kind is int and number != float(value):
+        if kind is int and abs(number) <= INT_MAX and number != float(value):
             raise TypeError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
         raise ConfigError(f"{key} must be {'an integer' if kind is int else 'a number'}, got {value!r}") from None
     if not math.isfinite(number):
         raise ConfigError(f"{key} must be finite, got {value!r}")
+    if abs(number) > (INT_MAX if kind is int else FLOAT32_MAX):
+        raise ConfigError(f"{key} is out of range, got {value!r}")
     if positive and number <= 0:
         raise ConfigError(f"{key} must be > 0, got {value!r}")
     if nonneg and number < 0:
@@ -150,7 +160,7 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
     if content_weight == 0 and style_weight == 0:
         raise ConfigError("content_weight and style_weight are both 0: nothing to optimise")
 
-    return RunConfig(
+    run = RunConfig(
         content=cfg.get("content"),
         styles=styles,
         style_blend=blend,
@@ -163,7 +173,7 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         style_layer_weights=lw,
         tv_weight=_number(cfg, "tv_weight", nonneg=True),
         init=_choice(cfg, "init"),
-        seed=_number(cfg, "seed", int),
+        seed=_number(cfg, "seed", int, nonneg=True),
         preserve_color=_choice(cfg, "preserve_color"),
         weights=_choice(cfg, "weights"),
         optimizer=opt,
@@ -177,6 +187,9 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         style_masks=masks,
         scales=scales,
     )
+    if run.style_weight > FLOAT32_MAX:
+        raise ConfigError(f"ratio is too small: β = content_weight / ratio = {run.style_weight:.3g} overflows float32")
+    return run
 
 
 def _image_size(cfg: Mapping, key: str = "image_size") -> int:

@@ -44,29 +44,62 @@ def to_rgb(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """Reads an image as uint8 RGB H×W×3, honouring EXIF orientation; raises ImageError with one line."""
+def _open(path: str | Path) -> Image.Image:
+    """Opens lazily (header only; nothing decoded); raises ImageError with one line."""
     path = Path(path).expanduser()
     if not path.exists():
         raise ImageError(f"image not found: {path}")
     if not path.is_file():
         raise ImageError(f"not a file: {path}")
     try:
-        with Image.open(path) as img:
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            return to_rgb(img)
+        return Image.open(path)
     except UnidentifiedImageError:
         raise ImageError(f"not an image (or a format Pillow cannot read): {path}") from None
     except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ImageError(f"cannot read image {path}: {exc}") from None
 
 
+_TRANSPOSING = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+
+
+def image_shape(path: str | Path) -> tuple[int, int]:
+    """(height, width) as the image displays, read from the header alone: sizes are checked before decoding."""
+    with _open(path) as img:
+        w, h = img.size
+        if img.getexif().get(0x0112) in _TRANSPOSING:
+            w, h = h, w
+    return h, w
+
+
+def load_image(path: str | Path, fit: tuple[int, int] | None = None) -> np.ndarray:
+    """Reads an image as uint8 RGB H×W×3, honouring EXIF orientation; raises ImageError with one line.
+
+    ``fit``: the (height, width) it will be resized to; a JPEG much larger than that is decoded at a
+    reduced scale (``Image.draft``: 1/2, 1/4 or 1/8, never below ``fit``), so a huge photo costs little memory.
+    """
+    img = _open(path)
+    try:
+        with img:
+            if fit is not None and img.format == "JPEG":
+                transposed = img.getexif().get(0x0112) in _TRANSPOSING
+                img.draft("RGB", (fit[0], fit[1]) if transposed else (fit[1], fit[0]))
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            return to_rgb(img)
+    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ImageError(f"cannot read image {path}: {exc}") from None
+
+
+def longest_side_shape(shape: tuple[int, int], longest: int) -> tuple[int, int]:
+    """(height, width) with the longest side ``longest``, keeping the aspect ratio."""
+    h, w = shape[:2]
+    scale = longest / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
 def resize_longest(image: np.ndarray, longest: int) -> np.ndarray:
     """Resizes so that the longest side is ``longest`` pixels, keeping the aspect ratio."""
-    h, w = image.shape[:2]
-    scale = longest / max(h, w)
-    return resize(image, (max(1, round(h * scale)), max(1, round(w * scale))))
+    return resize(image, longest_side_shape(image.shape, longest))
 
 
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

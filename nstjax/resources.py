@@ -33,9 +33,13 @@ def estimate_bytes(shape: tuple[int, ...], history: int, batch: int = 1) -> int:
     return FIXED_BYTES + batch * (pixels * BYTES_PER_PIXEL + 2 * history * pixels * 3 * 4)
 
 
-def check_memory(shape: tuple[int, ...], run, batch: int = 1) -> None:
+def check_memory(shape: tuple[int, ...], run, batch: int = 1, style_shape: tuple[int, int] | None = None) -> None:
+    """Raises TooLarge when the run's estimate exceeds ``memory_budget`` (or the memory available now).
+    ``style_shape``: the style image's size, whose feature pass for the targets also has to fit."""
     history = int(run.optimizer.get("history", 0)) if run.optimizer.get("name") != "adam" else 2
     need = estimate_bytes(shape, history, batch)
+    if style_shape is not None:
+        need = max(need, estimate_bytes(style_shape, 0))
     have = run.memory_budget or available_bytes()
     if need > have:
         raise TooLarge(

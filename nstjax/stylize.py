@@ -38,14 +38,18 @@ def default_image(which: str) -> np.ndarray:
 
 
 def load_inputs(run: RunConfig) -> Inputs:
-    content = images.load_image(run.content) if run.content else default_image("content")
-    content = images.resize_longest(content, run.image_size)
-    images.check_size(content, "the content image at this image_size")
-    h, w = content.shape[:2]
+    """Reads and resizes the images; the memory estimate runs on their headers first, so a run too large
+    for this machine fails before anything large is decoded or allocated."""
+    source = images.image_shape(run.content) if run.content else default_image("content").shape[:2]
+    h, w = images.longest_side_shape(source, run.image_size)
     size = (max(1, round(h * run.style_scale)), max(1, round(w * run.style_scale)))
+    resources.check_memory((h, w), run, style_shape=size)
+    content = images.load_image(run.content, fit=(h, w)) if run.content else default_image("content")
+    content = images.resize(content, (h, w))
+    images.check_size(content, "the content image at this image_size")
     styles = []
     for path in run.styles:
-        style = images.load_image(path) if path else default_image("style")
+        style = images.load_image(path, fit=size) if path else default_image("style")
         # The paper resizes the style image to the content's size (style_scale = 1).
         style = images.resize(style, size)
         images.check_size(style, f"the style image {path or ''} at this style_scale".replace("  ", " "))
@@ -55,7 +59,7 @@ def load_inputs(run: RunConfig) -> Inputs:
     masks = None
     if run.style_masks:
         # A mask is read like any image; its luminance in [0, 1] weights where its style applies.
-        masks = [images.resize(images.load_image(m), (h, w)).mean(axis=-1).astype(np.float32) / 255.0
+        masks = [images.resize(images.load_image(m, fit=(h, w)), (h, w)).mean(axis=-1).astype(np.float32) / 255.0
                  for m in run.style_masks]
     return Inputs(content, styles, masks)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -75,7 +75,6 @@ def test_too_small_is_an_error():
         images.check_size(np.zeros((20, 300, 3), np.uint8), "content")
 
 
-@settings(max_examples=40, deadline=None)
 @given(h=st.integers(1, 400), w=st.integers(1, 400), longest=st.integers(32, 300))
 def test_resize_keeps_aspect(h, w, longest):
     out = images.resize_longest(np.zeros((h, w, 3), np.uint8), longest)
@@ -83,7 +82,6 @@ def test_resize_keeps_aspect(h, w, longest):
     assert abs(out.shape[0] / out.shape[1] - h / w) <= 1.0 / min(out.shape[:2]) * max(1, h / w) + 1e-9
 
 
-@settings(max_examples=25, deadline=None)
 @given(mode=st.sampled_from(["L", "LA", "RGB", "RGBA", "P", "I;16", "CMYK", "1"]),
        h=st.integers(1, 40), w=st.integers(1, 40), seed=st.integers(0, 2**16))
 def test_any_mode_loads_as_uint8_rgb(tmp_path_factory, mode, h, w, seed):
