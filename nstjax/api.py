@@ -11,6 +11,7 @@ import numpy as np
 from nstjax import weights
 from nstjax.layers import ORDER, resolve_layers
 from nstjax.objective import feature_fn
+from nstjax.pooling import POOLING
 
 
 @functools.cache
@@ -25,8 +26,8 @@ def extract_features(image: np.ndarray, layers: Sequence[str], pooling: str = "m
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"image must be uint8 H×W×3 RGB, got {image.dtype} {image.shape}")
-    if pooling not in ("max", "avg"):
-        raise ValueError(f"pooling must be 'max' or 'avg', got {pooling!r}")
+    if pooling not in POOLING:
+        raise ValueError(f"pooling must be one of {', '.join(POOLING)}; got {pooling!r}")
     names = tuple(sorted(set(resolve_layers(list(layers), {}, "layers")), key=ORDER.index))
     fn = feature_fn(pooling, names)
     out = fn(params if params is not None else default_params(), jnp.asarray(image, jnp.float32))

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from nstjax import losses, objective, resources, vgg
 from nstjax.config import RunConfig
 from nstjax.lbfgs import LBFGS, LbfgsState
+from nstjax.statistics import STYLE_LOSSES
 from nstjax.logging import RunLogger
 from nstjax.stylize import Problem, RunError, finish_image, finish_run, load_inputs, prepare
 
@@ -34,8 +35,11 @@ PER_RUN = ("ratio", "content_weight", "style_weight_override", "style_layer_weig
 
 def batch_key(run: RunConfig) -> str | None:
     """Runs with the same key can share a batch; None for runs that cannot be batched at all."""
-    if run.optimizer.get("name") != "lbfgs" or run.scales or run.resume or run.checkpoint_every:
-        return None  # lockstep is built on nstjax's L-BFGS; coarse-to-fine and checkpoints run one by one
+    if (run.optimizer.get("name") != "lbfgs" or run.scales or run.resume or run.checkpoint_every
+            or STYLE_LOSSES[run.spec.style_loss].stochastic):
+        # Lockstep is built on nstjax's L-BFGS; coarse-to-fine, checkpoints and a statistic that draws new
+        # directions at each run's own iterations (swd) run one by one.
+        return None
     return json.dumps(asdict(replace(run, **{f: None for f in PER_RUN})), sort_keys=True, default=str)
 
 
@@ -65,7 +69,8 @@ def value_and_grad_fn(spec: objective.Spec) -> Callable:
         t = data.targets
 
         def one(f, image, layer_weights, weights):
-            return losses.total_loss(f, image, t.content, t.style, layer_weights, weights, t.regions)
+            return losses.total_loss(f, image, t.content, t.style, layer_weights, weights, t.regions,
+                                     spec.style_loss, spec.convention)
 
         totals, terms = jax.vmap(one)(feats, images, t.layer_weights, data.weights)
         return jnp.sum(totals), (totals, terms)  # runs are independent: ∂Σ/∂x_b is run b's gradient

@@ -11,13 +11,18 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from nstjax.layers import CONTENT_PRESETS, STYLE_PRESETS, resolve_layers
 from nstjax.objective import Spec
 from nstjax.optimize import OPTIMIZERS
+from nstjax.pooling import POOLING
+from nstjax.statistics import STYLE_LOSSES
+from nstjax.conventions import CONVENTIONS
 
 CHOICES = {
-    "pooling": ("max", "avg"),
+    "pooling": tuple(POOLING),
     "init": ("content", "noise", "style"),
     "preserve_color": ("none", "luminance", "histogram"),
     "weights": ("imagenet", "normalized"),
     "conv": ("auto", "direct", "winograd"),
+    "style_loss": tuple(STYLE_LOSSES),
+    "convention": tuple(CONVENTIONS),
 }
 
 
@@ -56,8 +61,10 @@ class RunConfig:
 
     @property
     def style_weight(self) -> float:
-        """β: ``style_weight`` when given, else α / ratio."""
-        return self.content_weight / self.ratio if self.style_weight_override is None else self.style_weight_override
+        """β: ``style_weight`` when given, else from α and ratio by the convention (paper: α / ratio)."""
+        if self.style_weight_override is not None:
+            return self.style_weight_override
+        return CONVENTIONS[self.spec.convention].beta(self.content_weight, self.ratio)
 
 
 FLOAT32_MAX = 3.4028234663852886e38  # every weight reaches the compiled objective as float32
@@ -89,8 +96,8 @@ def _number(cfg: Mapping, key: str, kind=float, positive=False, nonneg=False):
     return number
 
 
-def _choice(cfg: Mapping, key: str) -> str:
-    value = str(cfg.get(key))
+def _choice(cfg: Mapping, key: str, default: str | None = None) -> str:
+    value = str(cfg.get(key, default))
     if value not in CHOICES[key]:
         raise ConfigError(f"{key} must be one of {', '.join(CHOICES[key])}; got {value!r}")
     return value
@@ -167,7 +174,8 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         style_scale=_number(cfg, "style_scale", positive=True),
         image_size=_image_size(cfg),
         steps=_number(cfg, "steps", int, positive=True),
-        spec=Spec(content_layers, style_layers, _choice(cfg, "pooling"), _choice(cfg, "conv")),
+        spec=Spec(content_layers, style_layers, _choice(cfg, "pooling"), _choice(cfg, "conv"),
+                  _choice(cfg, "style_loss", "gram"), _choice(cfg, "convention", "paper")),
         ratio=_number(cfg, "ratio", positive=True),
         content_weight=content_weight,
         style_layer_weights=lw,
@@ -187,6 +195,12 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         style_masks=masks,
         scales=scales,
     )
+    statistic = STYLE_LOSSES[run.spec.style_loss]
+    if masks is not None and not statistic.masks:
+        raise ConfigError(f"style_masks works with style_loss=gram only, got style_loss={run.spec.style_loss}")
+    if statistic.stochastic and opt["name"] in ("jaxopt", "lbfgsb"):
+        raise ConfigError(f"style_loss={run.spec.style_loss} needs fresh directions each iteration; "
+                          "use optimizer=lbfgs, optax_lbfgs or adam")
     if run.style_weight > FLOAT32_MAX:
         raise ConfigError(f"ratio is too small: β = content_weight / ratio = {run.style_weight:.3g} overflows float32")
     return run

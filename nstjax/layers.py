@@ -58,3 +58,8 @@ def resolve_layers(spec: str | list[str] | tuple[str, ...], presets: dict[str, t
 
 def deepest(layers) -> str:
     return max(layers, key=ORDER.index)
+
+
+def channels(layer: str) -> int:
+    """N_l: the number of feature maps of ``layer`` (``conv3_2``, ``relu3_2`` and ``pool3`` all have 256)."""
+    return BLOCKS[int(layer[4]) - 1][0]  # the block digit follows "conv", "relu" or "pool"

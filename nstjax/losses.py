@@ -1,6 +1,8 @@
 """The paper's loss terms: pure functions of feature dicts, each returning a scalar.
 
-Feature maps are H×W×C (one image); the paper's N_l is C and M_l is H·W.
+Feature maps are H×W×C (one image); the paper's N_l is C and M_l is H·W. How each term is normalised is
+the convention's (``nstjax.conventions``); which statistic the style term compares is the family in
+``nstjax.statistics``.
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ from typing import Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
+
+from nstjax.conventions import CONVENTIONS
+from nstjax.statistics import STYLE_LOSSES, Stats
 
 Features = Mapping[str, jax.Array]
 
@@ -19,26 +24,29 @@ def gram(f: jax.Array) -> jax.Array:
     return jnp.einsum("mi,mj->ij", flat, flat, precision=jax.lax.Precision.HIGHEST)
 
 
-def content_loss(features: Features, targets: Features) -> jax.Array:
-    """½ Σ (F − P)², summed over the content layers in ``targets``."""
-    return sum(0.5 * jnp.sum(jnp.square(features[k] - p)) for k, p in targets.items())
+def content_loss(features: Features, targets: Features, convention: str = "paper") -> jax.Array:
+    """Σ over the content layers of the convention's content term (paper: ½ Σ (F − P)²)."""
+    term = CONVENTIONS[convention].content
+    return sum(term(features[k], p) for k, p in targets.items())
 
 
-def style_loss(features: Features, target_grams: Features, layer_weights: Mapping[str, float],
-               masks: Features | None = None) -> jax.Array:
-    """Σ_l w_l / (4 N_l² M_l²) Σ (G_l − A_l)².
+def style_loss(features: Features, targets: Mapping[str, Stats], layer_weights: Mapping[str, float],
+               statistic: str = "gram", convention: str = "paper", masks: Features | None = None,
+               key: jax.Array | None = None) -> jax.Array:
+    """Σ_l w_l · c · D_l(X_l, style_l): D the statistic's mean squared difference (``nstjax.statistics``),
+    c the convention's factor. Paper + gram: Σ_l w_l / (4 N_l² M_l²) Σ (G_l − A_l)².
 
-    With ``masks`` (H_l×W_l weights in [0, 1] per layer), the Gram matrix is that of the masked features and
-    M_l the mask's area: spatial control, where a region takes the statistics of its own style.
+    With ``masks`` (H_l×W_l weights in [0, 1] per layer), the statistic is that of the masked features
+    over the mask's area: spatial control, where a region takes the statistics of its own style.
     """
+    stat, factor = STYLE_LOSSES[statistic], CONVENTIONS[convention].style_factor
     total = 0.0
-    for name, a in target_grams.items():
+    for i, (name, target) in enumerate(targets.items()):
         f = features[name]
-        n, m = f.shape[-1], f.shape[0] * f.shape[1]
-        if masks is not None:
-            f = f * masks[name][..., None]
-            m = jnp.maximum(jnp.sum(masks[name]), 1.0)
-        total = total + layer_weights[name] * jnp.sum(jnp.square(gram(f) - a)) / (4.0 * n**2 * m**2)
+        x = f.reshape(-1, f.shape[-1])
+        mask = None if masks is None else masks[name].reshape(-1)
+        layer_key = None if key is None else jax.random.fold_in(key, i)
+        total = total + layer_weights[name] * factor * stat.distance(x, target, mask, layer_key)
     return total
 
 
@@ -60,15 +68,17 @@ class Weights(NamedTuple):
     tv: jax.Array | float
 
 
-def total_loss(features: Features, image: jax.Array, content_targets: Features, style_grams: Features,
-               layer_weights: Mapping[str, float], weights: Weights,
-               regions: tuple = ()) -> tuple[jax.Array, dict[str, jax.Array]]:
+def total_loss(features: Features, image: jax.Array, content_targets: Features, style_targets: Mapping[str, Stats],
+               layer_weights: Mapping[str, float], weights: Weights, regions: tuple = (),
+               statistic: str = "gram", convention: str = "paper",
+               key: jax.Array | None = None) -> tuple[jax.Array, dict[str, jax.Array]]:
     """α·content + β·style + tv·TV, and each term (unweighted) for logging.
 
-    ``regions``: (weight, grams, masks) per masked style image; used instead of ``style_grams`` when given.
+    ``regions``: (weight, style targets, masks) per masked style image; used instead of ``style_targets``.
+    ``key``: random numbers for a stochastic statistic (``swd``).
     """
-    style = (sum(w * style_loss(features, g, layer_weights, m) for w, g, m in regions) if regions
-             else style_loss(features, style_grams, layer_weights))
-    terms = {"content": content_loss(features, content_targets), "style": style, "tv": tv_loss(image)}
+    style_of = lambda targets, masks=None: style_loss(features, targets, layer_weights, statistic, convention, masks, key)
+    style = sum(w * style_of(t, m) for w, t, m in regions) if regions else style_of(style_targets)
+    terms = {"content": content_loss(features, content_targets, convention), "style": style, "tv": tv_loss(image)}
     total = weights.content * terms["content"] + weights.style * terms["style"] + weights.tv * terms["tv"]
     return total, terms

@@ -16,6 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from nstjax import losses, vgg
+from nstjax.conventions import CONVENTIONS
+from nstjax.statistics import STYLE_LOSSES
 from nstjax.layers import ORDER, deepest
 
 
@@ -39,8 +41,10 @@ class Spec:
 
     content_layers: tuple[str, ...] = ("relu4_2",)
     style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-    pooling: str = "avg"
+    pooling: str = "avg"  # a name in nstjax.pooling.POOLING
     conv: str = "auto"  # "auto" (Winograd on the deep layers) | "direct" | "winograd" (see nstjax.winograd)
+    style_loss: str = "gram"  # a name in nstjax.statistics.STYLE_LOSSES
+    convention: str = "paper"  # a name in nstjax.conventions.CONVENTIONS
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -49,9 +53,9 @@ class Spec:
 
 class Targets(NamedTuple):
     content: dict[str, jax.Array]  # P_l at the content layers
-    style: dict[str, jax.Array]  # A_l, Gram matrices at the style layers (blended over style images)
+    style: dict[str, dict]  # the style statistic's summary per style layer (blended over style images)
     layer_weights: dict[str, jax.Array]  # w_l
-    regions: tuple = ()  # with masks: (blend weight, A_l, mask_l) per style image, instead of ``style``
+    regions: tuple = ()  # with masks: (blend weight, summaries, mask_l) per style image, instead of ``style``
 
 
 class Data(NamedTuple):
@@ -60,6 +64,7 @@ class Data(NamedTuple):
     params: dict
     targets: Targets
     weights: losses.Weights
+    key: jax.Array = None  # PRNG key data for a stochastic statistic (swd): new each iteration, fixed in a line search
 
 
 def winograd_layers(spec: Spec, image_shape: tuple[int, ...]) -> frozenset[str]:
@@ -107,7 +112,9 @@ def loss_fn(spec: Spec) -> Callable[[Data, jax.Array], tuple[jax.Array, dict]]:
     def loss(data: Data, image: jax.Array) -> tuple[jax.Array, dict]:
         feats = vgg.features(data.params, image, spec.layers, spec.pooling, winograd_layers(spec, image.shape))
         t = data.targets
-        return losses.total_loss(feats, image, t.content, t.style, t.layer_weights, data.weights, t.regions)
+        key = None if data.key is None else jax.random.wrap_key_data(data.key)
+        return losses.total_loss(feats, image, t.content, t.style, t.layer_weights, data.weights, t.regions,
+                                 spec.style_loss, spec.convention, key)
 
     return loss
 
@@ -128,35 +135,30 @@ def value_and_grad_fn(spec: Spec) -> Callable[[Data, jax.Array], tuple[jax.Array
 def make_targets(params: dict, spec: Spec, content: np.ndarray, styles: list[np.ndarray],
                  blend: list[float] | None = None, layer_weights: dict[str, float] | None = None,
                  masks: list[np.ndarray] | None = None) -> Targets:
-    """P at the content layers, and A at the style layers: computed once per run.
+    """P at the content layers, and the style statistic's summary at the style layers: once per run.
 
-    Several styles mix their Gram matrices with ``blend`` weights. A style image of another size than the
-    output has its Grams rescaled by M_out/M_style, so the paper's 1/M² normalisation still compares like
-    with like (departure only when style_scale ≠ 1).
+    Several styles mix their summaries with ``blend`` weights (``Statistic.mix``: the mixture's moments).
+    Summaries are per position (G/M), so a style image of another size than the output (``style_scale``)
+    compares like with like, as the paper's 1/M² normalisation intends.
     """
+    stat = STYLE_LOSSES[spec.style_loss]
     content_feats = feature_fn(spec.pooling, spec.content_layers)(params, jnp.asarray(content, jnp.float32))
     blend = blend or [1.0 / len(styles)] * len(styles)
     lw = style_layer_weights(spec, layer_weights)
-    grams, regions = {name: 0.0 for name in spec.style_layers}, []
-    for i, (weight, style) in enumerate(zip(blend, styles)):
+    described = []
+    for style in styles:
         feats = feature_fn(spec.pooling, spec.style_layers)(params, jnp.asarray(style, jnp.float32))
-        layer_masks = layer_masks_of(masks[i], spec.style_layers) if masks is not None else None
-        scaled = {}
-        for name in spec.style_layers:
-            f = feats[name]
-            # Rescale A to the positions it is compared over (the output's, or the mask's area).
-            area = float(jnp.sum(layer_masks[name])) if layer_masks else content_positions(content.shape[:2], name)
-            scaled[name] = losses.gram(f) * (area / (f.shape[0] * f.shape[1]))
-        if layer_masks:
-            regions.append((jnp.float32(weight), scaled, layer_masks))
-        else:
-            grams = {name: grams[name] + weight * scaled[name] for name in spec.style_layers}
-    return Targets(dict(content_feats), {} if regions else grams, lw, tuple(regions))
+        described.append({name: stat.describe(feats[name].reshape(-1, feats[name].shape[-1])) for name in spec.style_layers})
+    if masks is not None:
+        regions = tuple((jnp.float32(w), d, layer_masks_of(m, spec.style_layers)) for w, d, m in zip(blend, described, masks))
+        return Targets(dict(content_feats), {}, lw, regions)
+    mixed = {name: stat.mix([d[name] for d in described], blend) for name in spec.style_layers}
+    return Targets(dict(content_feats), mixed, lw)
 
 
 def style_layer_weights(spec: Spec, layer_weights: dict[str, float] | None) -> dict[str, jax.Array]:
-    """w_l per style layer: the given weights, else 1/L each."""
-    chosen = layer_weights or {name: 1.0 / len(spec.style_layers) for name in spec.style_layers}
+    """w_l per style layer: the given weights, else the convention's (paper: 1/L each)."""
+    chosen = layer_weights or CONVENTIONS[spec.convention].layer_weights(spec.style_layers)
     return {k: jnp.float32(v) for k, v in chosen.items()}
 
 
@@ -170,12 +172,3 @@ def layer_masks_of(mask: np.ndarray, layers: tuple[str, ...]) -> dict[str, jax.A
         if name in layers:
             out[name] = m
     return out
-
-
-def content_positions(hw: tuple[int, int], layer: str) -> int:
-    """M_l, the number of positions of ``layer`` for an input of size ``hw`` (floor pooling)."""
-    h, w = hw
-    for name in ORDER[: ORDER.index(layer)]:
-        if name.startswith("pool"):
-            h, w = h // 2, w // 2
-    return h * w

@@ -136,3 +136,17 @@ def make_optimizer(cfg: dict, loss, fg_data, data) -> Optimizer:
     if name == "adam":
         return Optax(loss, data, "adam", lr=float(cfg.get("lr", 10.0)))
     raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+
+
+def resample(opt: Optimizer, fg_data, data, state: Any) -> Any:
+    """Binds new data (a stochastic statistic's fresh directions, ``swd``) before the next step, so the
+    step's line search sees one function. L-BFGS re-evaluates its current point under the new data (one
+    counted evaluation): its start and its curvature pair then compare values of the same function."""
+    if isinstance(opt, LBFGS):
+        opt.fg = functools.partial(fg_data, data)
+        loss, opt.terms, grad = opt.fg(state.x)
+        return state._replace(loss=loss, grad=grad, evaluations=state.evaluations + 1)
+    if isinstance(opt, Optax):
+        opt.data = data  # evaluates at state.x within its step anyway
+        return state
+    raise ValueError("a stochastic style statistic needs optimizer=lbfgs, optax_lbfgs or adam")

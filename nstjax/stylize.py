@@ -16,7 +16,8 @@ from tqdm import tqdm
 from nstjax import checkpoint, colour, images, losses, objective, resources
 from nstjax.config import RunConfig
 from nstjax.logging import RunLogger
-from nstjax.optimize import make_optimizer
+from nstjax.optimize import make_optimizer, resample
+from nstjax.statistics import STYLE_LOSSES
 
 
 class RunError(RuntimeError):
@@ -105,7 +106,13 @@ def prepare(run: RunConfig, params: dict, inputs: Inputs | None = None,
                                          run.style_layer_weights, inputs.masks)
     x0 = initial_image(run, Inputs(content_for_loss, styles))
     params = objective.prepare_params(spec, params, x0.shape)
-    return Problem(spec, objective.Data(params, targets, loss_weights(run)), jnp.asarray(x0), inputs)
+    key = iteration_key(run, 0) if STYLE_LOSSES[spec.style_loss].stochastic else None
+    return Problem(spec, objective.Data(params, targets, loss_weights(run), key), jnp.asarray(x0), inputs)
+
+
+def iteration_key(run: RunConfig, step: int) -> jax.Array:
+    """The random numbers of iteration ``step`` (swd's directions): seeded, so runs and resumes reproduce."""
+    return jax.random.key_data(jax.random.fold_in(jax.random.PRNGKey(run.seed), step))
 
 
 def finish_image(run: RunConfig, x: jax.Array, inputs: Inputs) -> np.ndarray:
@@ -202,6 +209,8 @@ def stylize(run: RunConfig, params: dict, out_dir: str | Path, config_record: di
     status = "done"
     try:
         while step < run.steps and not opt.converged:
+            if problem.data.key is not None and step > 0:
+                state = resample(opt, fg, problem.data._replace(key=iteration_key(run, step)), state)
             state = opt.step(state)
             step += 1
             loss = float(state.loss)

@@ -35,7 +35,7 @@ def test_default_pair_runs_without_downloads(tmp_path):
     (["style_layers=[relu9_9]"], "unknown layer 'relu9_9'"),
     (["steps=-1"], "steps must be > 0"),
     (["ratio=0"], "ratio must be > 0"),
-    (["pooling=median"], "pooling must be one of max, avg"),
+    (["pooling=median"], "pooling must be one of max, avg, l2, blur"),
     (["foo=1"], "unknown key 'foo'"),
     (["optimizer=sgd"], "optimizer must be one of adam, jaxopt, lbfgs, lbfgsb, optax_lbfgs"),
     (["content=/nonexistent/photo.jpg"], "image not found: /nonexistent/photo.jpg"),

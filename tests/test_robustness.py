@@ -115,7 +115,7 @@ def test_validation_accepts_or_explains_in_one_line(key, value):
     # Accepted: the value is a valid one.
     assert run.steps > 0 and run.image_size >= 32 and run.ratio > 0 and run.tv_weight >= 0 and run.style_scale > 0
     assert all(np.isfinite(np.float32(v)) for v in (run.ratio, run.content_weight, run.style_weight, run.tv_weight))
-    assert run.spec.pooling in ("max", "avg") and run.init in ("content", "noise", "style")
+    assert run.spec.pooling in ("max", "avg", "l2", "blur") and run.init in ("content", "noise", "style")
 
 
 def test_a_writer_killed_mid_write_leaves_the_old_file_intact(tmp_path):
