@@ -9,7 +9,7 @@ def build() -> Grid:
     return Grid(
         "styles", "Tübingen in four styles (CVPR Fig. 3; ratio α/β as in the paper)",
         [Cell("tubingen", f"{style} (α/β={ratio:g})", {"style": style, "ratio": ratio}) for style, ratio in STYLES.items()],
-        defaults={"content": "tubingen"},
+        defaults={"content": "tubingen", "init": "noise"},  # the paper starts from white noise
     )
 
 

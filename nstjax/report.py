@@ -1,4 +1,9 @@
-"""`nstjax-report SWEEP_DIR`: a multirun directory as a table (CSV, Markdown) and a contact sheet, no W&B."""
+"""`nstjax-report SWEEP_DIR`: a multirun directory as a table (CSV, Markdown) and a contact sheet, no W&B.
+
+Every job is listed with its own loss terms and the fixed yardstick's metrics (``nstjax.metrics``); only
+the latter compare across jobs that optimised different objectives. ``--sort METRIC`` orders the rows;
+a sweep over two keys is drawn as a grid (rows × columns by the swept values), titled with the yardstick.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,9 @@ from pathlib import Path
 
 from nstjax.atomic import write_atomic
 
+METRIC_COLUMNS = ("content_distance", "style_gram", "style_swd", "colour")
 COLUMNS = ("job", "overrides", "status", "steps", "evaluations", "total", "content", "style", "tv",
-           "seconds_compile", "seconds_optimize")
+           *METRIC_COLUMNS, "seconds_compile", "seconds_optimize")
 
 
 def collect(sweep_dir: str | Path) -> list[dict]:
@@ -32,6 +38,7 @@ def collect(sweep_dir: str | Path) -> list[dict]:
             s = json.loads(summary_file.read_text())
             row.update({k: s.get(k) for k in ("status", "steps", "evaluations", "seconds_compile", "seconds_optimize")})
             row.update(s.get("loss") or {})
+            row.update(s.get("metrics") or {})
         else:
             row["status"] = "failed"
         rows.append(row)
@@ -65,8 +72,32 @@ def labels(rows: list[dict]) -> list[str]:
     return [" ".join(o for o in overrides if o not in shared) or r["job"] for r, overrides in zip(rows, split)]
 
 
+def swept(rows: list[dict]) -> dict[str, list[str]]:
+    """The keys whose values differ between jobs, each with its values in first-seen order."""
+    values: dict[str, list[str]] = {}
+    for r in rows:
+        for override in r["overrides"].split():
+            key, _, value = override.partition("=")
+            values.setdefault(key, [])
+            if value not in values[key]:
+                values[key].append(value)
+    return {k: v for k, v in values.items() if len(v) > 1}
+
+
+def _override(row: dict, key: str) -> str | None:
+    return next((o.partition("=")[2] for o in row["overrides"].split() if o.partition("=")[0] == key), None)
+
+
+def _yardstick_title(row: dict) -> str:
+    if row.get("content_distance") is None:
+        return f"loss {_fmt(row.get('total'))}"
+    return (f"content {row['content_distance']:.3f} · gram {row['style_gram']:.3f}\n"
+            f"swd {row['style_swd']:.3g} · colour {row['colour']:.1f}")
+
+
 def contact_sheet(rows: list[dict], path: str | Path, columns: int = 4) -> Path | None:
-    """Each job's final.png with its overrides and final loss, on one labelled figure."""
+    """Each job's final.png with what the sweep varied and the yardstick's metrics, on one figure. A sweep
+    over exactly two keys is a grid: one row per value of the first, one column per value of the second."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -76,14 +107,24 @@ def contact_sheet(rows: list[dict], path: str | Path, columns: int = 4) -> Path 
     shown = [r for r in rows if (r["dir"] / "final.png").exists()]
     if not shown:
         return None
-    cols = min(columns, len(shown))
-    nrows = -(-len(shown) // cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 3.4 * nrows), squeeze=False)
+    keys = swept(shown)
+    if len(keys) == 2:
+        (row_key, row_values), (col_key, col_values) = keys.items()
+        place = {id(r): (row_values.index(_override(r, row_key)), col_values.index(_override(r, col_key))) for r in shown}
+        nrows, cols = len(row_values), len(col_values)
+    else:
+        cols = min(columns, len(shown))
+        nrows = -(-len(shown) // cols)
+        place = {id(r): divmod(i, cols) for i, r in enumerate(shown)}
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 3.5 * nrows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    for ax, r, label in zip(axes.ravel(), shown, labels(shown)):
+    for r, label in zip(shown, labels(shown)):
+        ax = axes[place[id(r)]]
         ax.imshow(Image.open(r["dir"] / "final.png"))
-        ax.set_title(f"{textwrap.fill(label, 45)}\nloss {_fmt(r.get('total'))}", fontsize=8)
+        ax.set_title(f"{textwrap.fill(label, 45)}\n{_yardstick_title(r)}", fontsize=8)
+    if len(keys) == 2:
+        fig.suptitle(f"rows: {row_key}, columns: {col_key}; yardstick: VGG19 (max pooling, ImageNet) distances", fontsize=9)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
@@ -91,11 +132,17 @@ def contact_sheet(rows: list[dict], path: str | Path, columns: int = 4) -> Path 
     return write_atomic(path, lambda f: f.write(buf.getvalue()))
 
 
-def report(sweep_dir: str | Path) -> dict[str, Path]:
+def report(sweep_dir: str | Path, sort: str | None = None) -> dict[str, Path]:
+    """Writes report.csv, report.md and contact_sheet.png into ``sweep_dir``; ``sort``: a column to order
+    the table by, ascending (jobs without it last)."""
     sweep_dir = Path(sweep_dir)
     rows = collect(sweep_dir)
     if not rows:
         raise FileNotFoundError(f"no job directories (with .hydra/) in {sweep_dir}")
+    if sort is not None:
+        if sort not in COLUMNS:
+            raise ValueError(f"--sort must be one of {', '.join(COLUMNS)}; got {sort!r}")
+        rows.sort(key=lambda r: (r.get(sort) is None, r.get(sort) if r.get(sort) is not None else 0))
     out = {
         "csv": write_atomic(sweep_dir / "report.csv", lambda f: f.write(to_csv(rows).encode())),
         "markdown": write_atomic(sweep_dir / "report.md", lambda f: f.write(to_markdown(rows).encode())),
@@ -109,10 +156,11 @@ def report(sweep_dir: str | Path) -> dict[str, Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nstjax-report", description="Summarise a multirun directory.")
     parser.add_argument("sweep_dir")
+    parser.add_argument("--sort", metavar="COLUMN", help=f"order the table by a column, e.g. {', '.join(METRIC_COLUMNS)}")
     args = parser.parse_args(argv)
     try:
-        paths = report(args.sweep_dir)
-    except (FileNotFoundError, NotADirectoryError) as exc:
+        paths = report(args.sweep_dir, args.sort)
+    except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print((Path(args.sweep_dir) / "report.md").read_text(), end="")

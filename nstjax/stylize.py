@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from nstjax import checkpoint, colour, images, losses, objective, resources
+from nstjax import checkpoint, colour, images, losses, metrics, objective, resources
 from nstjax.config import RunConfig
 from nstjax.logging import RunLogger
 from nstjax.optimize import make_optimizer, resample
@@ -29,6 +29,7 @@ class Inputs:
     content: np.ndarray  # uint8 H×W×3, at the output size
     styles: list[np.ndarray]  # uint8, each at the output size × style_scale
     masks: list[np.ndarray] | None = None  # float32 in [0, 1] at the output size, one per style
+    yardstick_style: np.ndarray | None = None  # the first style image as given (before colour matching)
 
 
 def default_image(which: str) -> np.ndarray:
@@ -48,12 +49,13 @@ def load_inputs(run: RunConfig) -> Inputs:
     content = images.load_image(run.content, fit=(h, w)) if run.content else default_image("content")
     content = images.resize(content, (h, w))
     images.check_size(content, "the content image at this image_size")
-    styles = []
+    styles, originals = [], []
     for path in run.styles:
         style = images.load_image(path, fit=size) if path else default_image("style")
         # The paper resizes the style image to the content's size (style_scale = 1).
         style = images.resize(style, size)
         images.check_size(style, f"the style image {path or ''} at this style_scale".replace("  ", " "))
+        originals.append(style)
         if run.preserve_color == "histogram":
             style = colour.match_histogram(style, content)
         styles.append(style)
@@ -62,7 +64,7 @@ def load_inputs(run: RunConfig) -> Inputs:
         # A mask is read like any image; its luminance in [0, 1] weights where its style applies.
         masks = [images.resize(images.load_image(m, fit=(h, w)), (h, w)).mean(axis=-1).astype(np.float32) / 255.0
                  for m in run.style_masks]
-    return Inputs(content, styles, masks)
+    return Inputs(content, styles, masks, originals[0])
 
 
 def initial_image(run: RunConfig, inputs: Inputs) -> np.ndarray:
@@ -138,6 +140,9 @@ def finish_run(run: RunConfig, problem: Problem, good: Any, terms: dict, status:
         "image_size": list(problem.x0.shape[:2]),
         "converged_early": converged,
         "device": str(jax.devices()[0].device_kind),
+        # The fixed yardstick (nstjax.metrics), against the content and the first style image.
+        "metrics": metrics.score(image, problem.inputs.content, problem.inputs.yardstick_style
+                                 if problem.inputs.yardstick_style is not None else problem.inputs.styles[0]),
         **extra,
         "config": config_record or asdict(run),
     }

@@ -71,6 +71,41 @@ def test_report_summarises_the_sweep(wandb_sweep):
     assert all([o.split("=")[0] for o in v] == ["pooling", "ratio"] for v in varied), varied
 
 
+def test_report_has_the_yardstick_sorts_by_it_and_grids_a_two_key_sweep(wandb_sweep):
+    from nstjax.report import METRIC_COLUMNS, collect, swept
+
+    r = subprocess.run([sys.executable, "-m", "nstjax.report", str(wandb_sweep), "--sort", "style_gram"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader((wandb_sweep / "report.csv").open()))
+    for row in rows:
+        summary = json.loads((wandb_sweep / row["job"] / "summary.json").read_text())
+        for key in METRIC_COLUMNS:
+            assert float(row[key]) == pytest.approx(summary["metrics"][key], rel=1e-6)
+    grams = [float(row["style_gram"]) for row in rows]
+    assert grams == sorted(grams) and len(set(grams)) == 4
+    assert swept(collect(wandb_sweep)) == {"pooling": ["max", "avg"], "ratio": ["0.001", "0.01"]}
+    bad = subprocess.run([sys.executable, "-m", "nstjax.report", str(wandb_sweep), "--sort", "beauty"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and bad.stderr.startswith("error: --sort must be one of")
+
+
+def test_new_poolings_and_style_statistics_sweep_and_each_lowers_its_own_style_term(tmp_path, images_dir):
+    out = tmp_path / "sweep"
+    r = sweep(tmp_path, f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}",
+              "pooling=l2,blur", "style_loss=mean_std,w2,swd", "image_size=64", "steps=6", "progress=false",
+              f"hydra.sweep.dir={out}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    seen = set()
+    for job in range(6):
+        summary = json.loads((out / str(job) / "summary.json").read_text())
+        seen.add((summary["config"]["pooling"], summary["config"]["style_loss"]))
+        styles = [json.loads(line)["style"] for line in (out / str(job) / "metrics.jsonl").read_text().splitlines()]
+        assert styles[-1] < 0.7 * styles[0], (job, styles)
+        assert np.isfinite(summary["loss"]["total"]) and set(summary["metrics"]) >= {"style_gram", "style_swd"}
+    assert seen == {(p, s) for p in ("l2", "blur") for s in ("mean_std", "w2", "swd")}
+
+
 def test_failing_job_does_not_stop_the_others(tmp_path, images_dir):
     out = tmp_path / "sweep"
     r = sweep(tmp_path, f"content={images_dir / 'tubingen.jpg'},{tmp_path / 'missing.jpg'},{images_dir / 'shipwreck.jpg'}",

@@ -1,0 +1,133 @@
+"""One yardstick for every run: an output image scored against its content and style images.
+
+Whatever a run optimised (its pooling, layers, weights, statistic or convention), it is measured here
+under ONE fixed network, so that numbers compare across runs: the ImageNet VGG19 with **max** pooling
+(the network as trained), the content and style images resized to the output's size (as a run does).
+
+* ``content_distance`` = ‖F(x) − F(c)‖_F / ‖F(c)‖_F at relu4_2 (0 for the content image itself).
+* ``style_gram`` = mean over relu1_1 … relu5_1 of ‖G(x) − G(s)‖_F / ‖G(s)‖_F, G = FᵀF / M
+  (0 for the style image itself).
+* ``style_swd`` = mean over the same layers of the sliced Wasserstein-2 distance between the two sets of
+  feature vectors, √(mean over N_l unit directions of W₂² of the projections), the directions drawn from
+  a fixed seed, W₂ by sorted projections (quantile-matched when the position counts differ); in
+  activation units (Heitz et al., CVPR 2021). Unlike ``style_gram`` it sees every marginal along the
+  directions, not only second moments.
+* ``colour`` = W₂ between Gaussians fitted to the output's and the style's RGB pixels (0..255):
+  √(‖μ − μ_s‖² + tr(Σ + Σ_s − 2 (Σ_s^½ Σ Σ_s^½)^½)), in grey levels.
+
+None of these is a perceptual judgement; they measure distance to the content's deep features and to
+the style's feature statistics, under one network.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nstjax.layers import PAPER_STYLE
+from nstjax.objective import feature_fn
+from nstjax.statistics import directions, second_moment, sliced_w2
+
+CONTENT_LAYER = "relu4_2"
+STYLE_LAYERS = PAPER_STYLE
+POOLING = "max"
+SEED = 0  # the swd directions: fixed, so every score uses the same ones
+METRICS = ("content_distance", "style_gram", "style_swd", "colour")
+
+
+def gaussian_w2(a: np.ndarray, b: np.ndarray) -> float:
+    """W₂ between Gaussians fitted to the rows of ``a`` and ``b`` (float64, closed form)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False, bias=True), np.cov(b, rowvar=False, bias=True)
+    root_b = _sqrtm_psd(cov_b)
+    cross = _sqrtm_psd(root_b @ cov_a @ root_b)
+    w2 = np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(cross)
+    return float(np.sqrt(max(w2, 0.0)))
+
+
+def _sqrtm_psd(m: np.ndarray) -> np.ndarray:
+    vals, vecs = np.linalg.eigh((m + m.T) / 2)
+    return (vecs * np.sqrt(np.maximum(vals, 0.0))) @ vecs.T
+
+
+@jax.jit
+def _layer_scores(x: jax.Array, s: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(‖G(x) − G(s)‖/‖G(s)‖, sliced W₂) of two M×N feature matrices."""
+    gx, gs = second_moment(x), second_moment(s)
+    rel = jnp.linalg.norm(gx - gs) / jnp.linalg.norm(gs)
+    weights = jnp.full((s.shape[0],), 1.0 / s.shape[0], s.dtype)
+    return rel, jnp.sqrt(sliced_w2(x, s, weights, directions(jax.random.PRNGKey(SEED), x.shape[1])))
+
+
+def features(image: np.ndarray, params: dict) -> dict[str, jax.Array]:
+    """The yardstick's features of a uint8 (or float 0..255) H×W×3 image."""
+    return feature_fn(POOLING, (*STYLE_LAYERS, CONTENT_LAYER))(params, jnp.asarray(image, jnp.float32))
+
+
+def score(image: np.ndarray, content: np.ndarray, style: np.ndarray, params: dict | None = None) -> dict[str, float]:
+    """The four metrics of ``image`` (uint8 H×W×3) against ``content`` and ``style``, resized to its size.
+
+    ``params``: the ImageNet weights (loaded from the cache when None); never another network.
+    """
+    from nstjax import images
+
+    if params is None:
+        from nstjax.normalize import params_for
+
+        params = params_for("imagenet")
+    image = np.asarray(image)
+    hw = image.shape[:2]
+    content, style = images.resize(np.asarray(content), hw), images.resize(np.asarray(style), hw)
+    fx, fc, fs = features(image, params), features(content, params), features(style, params)
+    c = fc[CONTENT_LAYER]
+    content_distance = float(jnp.linalg.norm(fx[CONTENT_LAYER] - c) / jnp.linalg.norm(c))
+    grams, swds = [], []
+    for name in STYLE_LAYERS:
+        n = fx[name].shape[-1]
+        rel, swd = _layer_scores(fx[name].reshape(-1, n), fs[name].reshape(-1, n))
+        grams.append(float(rel))
+        swds.append(float(swd))
+    pixels = lambda a: np.asarray(a, np.float64).reshape(-1, 3)
+    return {"content_distance": content_distance, "style_gram": float(np.mean(grams)),
+            "style_swd": float(np.mean(swds)), "colour": gaussian_w2(pixels(image), pixels(style))}
+
+
+def score_files(image: str, content: str, style: str) -> dict[str, Any]:
+    """``score`` of image files (any format ``nstjax.images`` reads)."""
+    from nstjax import images
+
+    out = images.load_image(image)
+    # Decoded as a run decodes them (a JPEG at a reduced scale when much larger), so that the score of a
+    # run's final.png reproduces its summary.json.
+    fit = out.shape[:2]
+    return score(out, images.load_image(content, fit=fit), images.load_image(style, fit=fit))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``nstjax-score OUT.png --content C --style S``: the yardstick as JSON, for any image."""
+    import argparse
+    import json
+    import sys
+
+    from nstjax.images import ImageError
+
+    parser = argparse.ArgumentParser(prog="nstjax-score", description=__doc__.split("\n\n")[0])
+    parser.add_argument("image", help="the image to score (any tool's output)")
+    parser.add_argument("--content", required=True, help="the content image")
+    parser.add_argument("--style", required=True, help="the style image")
+    args = parser.parse_args(argv)
+    try:
+        result = score_files(args.image, args.content, args.style)
+    except ImageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

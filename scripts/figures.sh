@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Regenerates every paper figure into docs/figures (JPEG + JSON), one process per experiment, in the
+# background-friendly order of cost. Usage: scripts/figures.sh [key=value ...]   (e.g. image_size=512 steps=500)
+# Without arguments: 256 px and 300 steps, the CPU settings of README's figures.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+ARGS=("$@")
+[ ${#ARGS[@]} -eq 0 ] && ARGS=(image_size=256 steps=300)
+OUT=${OUT:-outputs/figures}
+for name in ${EXPERIMENTS:-content_reconstruction style_reconstruction styles black_style blank_style blank_content ratio_layers init pooling_comparison style_losses normalized}; do
+  start=$(date +%s)
+  extra=()
+  case $name in blank_style) extra=(image_size=256) ;; *) extra=("${ARGS[@]}") ;; esac  # blank_style: 20 and 200 steps, as the article
+  if $PY experiments/$name.py "${extra[@]}" out_dir=$OUT > $OUT.$name.log 2>&1; then
+    $PY - "$OUT" "$name" "$(( $(date +%s) - start ))" <<'PYEOF'
+import json, sys
+from pathlib import Path
+from PIL import Image
+out, name, seconds = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+Image.open(out / f"{name}.png").convert("RGB").save(f"docs/figures/{name}.jpg", quality=88)
+record = json.loads((out / f"{name}.json").read_text())
+record["seconds_wall"] = seconds
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
+flags = open("/proc/cpuinfo").read()
+import jax
+record["hardware"] = (jax.devices()[0].device_kind if jax.default_backend() != "cpu"
+                      else f"{cpu}, {'AVX-512' if 'avx512f' in flags else 'AVX2'}, {jax.device_count()} device(s), {__import__('os').cpu_count()} cores")
+Path(f"docs/figures/{name}.json").write_text(json.dumps(record, indent=1))
+PYEOF
+    echo "$name done in $(( $(date +%s) - start )) s"
+  else
+    echo "$name FAILED (see $OUT.$name.log)"
+  fi
+done

@@ -1,0 +1,95 @@
+"""The yardstick: identities, symmetries, a closed form, parity with the float64 numpy VGG19, and the same
+numbers for an image whatever run produced it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nstjax import metrics
+from test_cli import nstjax
+from test_vgg import numpy_vgg19
+
+
+@pytest.fixture(scope="module")
+def trio(pair_128):
+    content, style = pair_128
+    rng = np.random.default_rng(0)
+    other = np.clip(content.astype(int) + rng.integers(-40, 40, content.shape), 0, 255).astype(np.uint8)
+    return content, style, other
+
+
+def test_identities(params, trio):
+    content, style, other = trio
+    at_content = metrics.score(content, content, style, params)
+    at_style = metrics.score(style, content, style, params)
+    assert at_content["content_distance"] == 0.0 and at_content["style_gram"] > 0.1
+    assert at_style["style_gram"] == pytest.approx(0.0, abs=1e-6)
+    assert at_style["style_swd"] == pytest.approx(0.0, abs=1e-3) and at_style["colour"] == pytest.approx(0.0, abs=1e-4)
+    noisy = metrics.score(other, content, style, params)
+    assert 0.05 < noisy["content_distance"] < 1.0 and noisy["colour"] > 1.0
+
+
+def test_symmetries(params, trio):
+    content, style, other = trio
+    # Colour and sliced W2 are distances: symmetric in output and style (same size, same directions).
+    a, b = metrics.score(other, content, style, params), metrics.score(style, content, other, params)
+    assert a["colour"] == pytest.approx(b["colour"], rel=1e-6)
+    assert a["style_swd"] == pytest.approx(b["style_swd"], rel=1e-4)
+
+
+def test_gaussian_w2_closed_form():
+    rng = np.random.default_rng(1)
+    a = rng.normal([10, 20, 30], [1, 2, 3], size=(200_000, 3))
+    b = rng.normal([12, 20, 27], [2, 2, 1], size=(200_000, 3))
+    # Diagonal covariances: W2² = Σ (μ_a − μ_b)² + Σ (σ_a − σ_b)².
+    expected = np.sqrt(4 + 0 + 9 + 1 + 0 + 4)
+    assert metrics.gaussian_w2(a, b) == pytest.approx(expected, rel=2e-2)
+    assert metrics.gaussian_w2(a, a) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_parity_with_an_independent_float64_computation(params, trio):
+    content, style, other = (x[:48, :64] for x in trio)
+    ours = metrics.score(other, content, style, params)
+    fx, fc, fs = (numpy_vgg19(x, params, "max") for x in (other, content, style))
+    content_distance = np.linalg.norm(fx["relu4_2"] - fc["relu4_2"]) / np.linalg.norm(fc["relu4_2"])
+
+    def gram(f):
+        f = f.reshape(-1, f.shape[-1])
+        return f.T @ f / f.shape[0]
+
+    style_gram = np.mean([np.linalg.norm(gram(fx[k]) - gram(fs[k])) / np.linalg.norm(gram(fs[k]))
+                          for k in ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")])
+    assert ours["content_distance"] == pytest.approx(content_distance, rel=1e-3)
+    assert ours["style_gram"] == pytest.approx(style_gram, rel=1e-3)
+
+
+def test_every_run_is_scored_by_the_same_yardstick_and_nstjax_score_reproduces_it(tmp_path, images_dir):
+    content, style = images_dir / "tubingen.jpg", images_dir / "starry_night.jpg"
+    scores = {}
+    for pooling, extra in (("avg", []), ("l2", ["weights=normalized", "convention=reference"])):
+        out = tmp_path / pooling
+        r = nstjax(f"content={content}", f"style={style}", "image_size=64", "steps=3", f"pooling={pooling}", *extra,
+                   "progress=false", f"hydra.run.dir={out}", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        summary = json.loads((out / "summary.json").read_text())
+        assert set(summary["metrics"]) == set(metrics.METRICS)
+        cli = subprocess.run([sys.executable, "-m", "nstjax.metrics", str(out / "final.png"), "--content", str(content),
+                              "--style", str(style)], capture_output=True, text=True, cwd=tmp_path)
+        assert cli.returncode == 0, cli.stderr
+        scored = json.loads(cli.stdout)
+        for key in metrics.METRICS:
+            assert scored[key] == pytest.approx(summary["metrics"][key], rel=1e-5, abs=1e-6), key
+        scores[pooling] = scored
+    # The same image gives the same numbers whichever run's config is around it: score one run's output
+    # and compare with what the other configuration's process reports for that very file.
+    a = np.asarray(Image.open(tmp_path / "avg" / "final.png"))
+    from nstjax import images
+
+    direct = metrics.score(a, images.load_image(content, fit=a.shape[:2]), images.load_image(style, fit=a.shape[:2]))
+    assert direct == pytest.approx(scores["avg"], rel=1e-5)
