@@ -8,7 +8,7 @@ import os
 if "ynn_fusion_type" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_experimental_ynn_fusion_type=").strip()
 
-from nstjax.api import extract_features  # noqa: E402
+from nstjax.api import Result, extract_features, score, stylize  # noqa: E402
 
-__all__ = ["extract_features"]
+__all__ = ["Result", "extract_features", "score", "stylize"]
 __version__ = "0.1.0"

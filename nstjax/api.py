@@ -1,9 +1,18 @@
-"""The small public API for notebooks and other code."""
+"""The Python API for notebooks and other code: the same library calls as the CLI, no Hydra process.
+
+    import nstjax
+    result = nstjax.runner("photo.jpg", "painting.jpg", image_size=256, steps=100, pooling="max")
+    result.image, result.history[-1]["style"], result.metrics["style_gram"]
+"""
 
 from __future__ import annotations
 
 import functools
-from typing import Sequence
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
 
 import jax.numpy as jnp
 import numpy as np
@@ -12,6 +21,8 @@ from nstjax import weights
 from nstjax.layers import ORDER, resolve_layers
 from nstjax.objective import feature_fn
 from nstjax.pooling import POOLING
+
+Image = "str | Path | np.ndarray"
 
 
 @functools.cache
@@ -32,3 +43,65 @@ def extract_features(image: np.ndarray, layers: Sequence[str], pooling: str = "m
     fn = feature_fn(pooling, names)
     out = fn(params if params is not None else default_params(), jnp.asarray(image, jnp.float32))
     return {k: np.asarray(v, np.float32) for k, v in out.items()}
+
+
+@dataclass
+class Result:
+    image: np.ndarray  # uint8 H×W×3
+    summary: dict[str, Any]  # what summary.json holds
+    history: list[dict[str, float]]  # one dict per step, as metrics.jsonl: step, total, content, style, tv, ...
+    metrics: dict[str, float]  # the fixed yardstick (nstjax.metrics)
+
+
+def _override(key: str, value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return f"{key}=[{','.join(str(v) for v in value)}]"
+    return f"{key}={'null' if value is None else value}"
+
+
+def stylize(content: Image, style: Image | Sequence[Image], out_dir: str | Path | None = None,
+            **overrides: Any) -> Result:
+    """One style-transfer run. ``content``, ``style``: paths or uint8 H×W×3 arrays (``style`` may be a
+    list); ``overrides``: the CLI's keys (``image_size=256``, ``pooling="max"``, ``optimizer="adam"``),
+    validated as the CLI validates them (a bad one raises ValueError with the CLI's one-line message).
+
+    Writes final.png, summary.json and metrics.jsonl only into ``out_dir`` when given (else nothing is
+    left on disk). Compiled programs are reused by later calls in the same process.
+    """
+    from nstjax.cli import check_overrides
+    from nstjax.config import validate
+    from nstjax.experiments import compose
+    from nstjax.normalize import params_for
+    from nstjax.runner import run as run_one
+
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    path = lambda x: None if isinstance(x, np.ndarray) else str(x)  # arrays are recorded as null
+    strings = [_override(k, v) for k, v in overrides.items()]
+    check_overrides(strings)
+    style_paths = [path(s) for s in styles] if len(styles) > 1 else path(styles[0])
+    cfg = compose({"progress": False, "content": path(content), "style": style_paths}, strings)
+    run = validate(cfg)
+    from omegaconf import OmegaConf
+
+    record = OmegaConf.to_container(cfg, resolve=True)
+    given = dict(content=content if isinstance(content, np.ndarray) else str(content),
+                 styles=[s if isinstance(s, np.ndarray) else str(s) for s in styles])
+    with tempfile.TemporaryDirectory(prefix="nstjax-") as tmp:
+        folder = Path(out_dir) if out_dir is not None else Path(tmp)
+        summary = run_one(run, params_for(run.weights), folder, record, **given)
+        history = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+        from nstjax.images import load_image
+
+        image = load_image(folder / ("final.png" if summary["status"] == "done" else "last.png"))
+    return Result(image, summary, history, summary["metrics"])
+
+
+def score(image: Image, content: Image, style: Image) -> dict[str, float]:
+    """The yardstick (``nstjax.metrics``) of any image, as paths or uint8 arrays: content_distance,
+    style_gram, style_swd, colour."""
+    from nstjax import images, metrics
+
+    out = images.load_image(image) if not isinstance(image, np.ndarray) else images.as_rgb_array(image)
+    fit = out.shape[:2]
+    load = lambda x: images.as_rgb_array(x) if isinstance(x, np.ndarray) else images.load_image(x, fit=fit)
+    return metrics.score(out, load(content), load(style))

@@ -25,7 +25,7 @@ from nstjax.config import RunConfig
 from nstjax.lbfgs import LBFGS, LbfgsState
 from nstjax.statistics import STYLE_LOSSES
 from nstjax.logging import RunLogger
-from nstjax.stylize import Problem, RunError, finish_image, finish_run, load_inputs, prepare
+from nstjax.runner import Problem, RunError, finish_image, finish_run, load_inputs, prepare
 
 # What a batch's runs may differ in: the objective's weights (data for the compiled program), the
 # starting image, and bookkeeping. Everything else must be equal.

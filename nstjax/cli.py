@@ -20,7 +20,8 @@ from nstjax.checkpoint import CheckpointError
 from nstjax.config import ConfigError, RunConfig, validate
 from nstjax.images import ImageError
 from nstjax.resources import TooLarge
-from nstjax.stylize import RunError, load_inputs, prepare, stylize, stylize_scales
+from nstjax.runner import RunError, load_inputs
+from nstjax.runner import run as stylize_run
 from nstjax.weights import WeightsError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -84,9 +85,7 @@ def run_job(cfg: DictConfig, out_dir: Path, wandb: dict | None = None) -> dict:
     params = params_for(run.weights)
     record = OmegaConf.to_container(cfg, resolve=True)
     wandb = wandb if wandb is not None else _logger_options(cfg)
-    if run.scales:
-        return stylize_scales(run, params, out_dir, record, wandb=wandb)
-    return stylize(run, params, out_dir, record, prepare(run, params, inputs), wandb=wandb)
+    return stylize_run(run, params, out_dir, record, wandb, inputs=inputs)
 
 
 def _report(cfg: DictConfig, out_dir: Path, outcome: dict | Exception) -> dict | None:
@@ -163,7 +162,42 @@ def run_collected(jobs: list[Job], max_batch: int) -> dict[str, dict | None]:
     return outcomes
 
 
+HELP = """nstjax: optimisation-based neural style transfer (Gatys, Ecker & Bethge 2015/2016) in JAX.
+A photograph (content) is redrawn in the style of a painting by optimising the image itself with L-BFGS
+against VGG19 features: the content's deep activations and the style's feature statistics. Every key
+below can be set as key=value and swept with -m; each run writes final.png, summary.json (losses,
+timings and the fixed yardstick's metrics) and metrics.jsonl into its directory.
+
+Usage: nstjax [key=value ...]                 one run (outputs/DATE/TIME unless hydra.run.dir=DIR)
+       nstjax -m key=a,b [key=c,d ...]        a sweep: one job per combination
+       nstjax --hydra-help                    Hydra's own options
+
+Examples
+  nstjax content=photo.jpg style=painting.jpg image_size=512 steps=500 hydra.run.dir=out/one
+  nstjax -m content=photo.jpg style=painting.jpg pooling=max,avg ratio=1e-4,1e-3,1e-2 hydra.sweep.dir=multirun/ablation
+  nstjax-report multirun/ablation --sort style_gram
+"""
+
+
+def help_text() -> str:
+    """HELP, the config groups, and every key of configs/config.yaml with its default and its comment."""
+    import re
+
+    _, _, options = _known_keys()
+    lines = [HELP, "Config groups (group=choice; group.key=value for its settings)"]
+    lines += [f"  {g}: {', '.join(options[g])}" for g in GROUPS]
+    lines += ["", "Keys (default, meaning)"]
+    for line in (CONFIG_DIR / "config.yaml").read_text().splitlines():
+        m = re.match(r"^(\w+):\s*(.*?)\s*#\s*(.*)$", line)
+        if m and m.group(1) not in ("defaults", "hydra"):
+            lines.append(f"  {m.group(1):<20} {m.group(2) or '-':<10} {m.group(3)}")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
+    if {"--help", "-h"} & set(sys.argv[1:]):
+        print(help_text(), end="")
+        return
     os.environ.setdefault("HYDRA_FULL_ERROR", "0")
     try:
         check_overrides(sys.argv[1:])

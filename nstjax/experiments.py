@@ -81,7 +81,7 @@ def compose(overrides: dict, cli: list[str]):
 def run_grid(grid: Grid, cli: list[str], out_dir: Path, images_dir: Path) -> dict:
     from nstjax.config import validate
     from nstjax.normalize import params_for
-    from nstjax.stylize import stylize
+    from nstjax.runner import stylize
 
     cell_dir = out_dir / grid.name
     results = []

@@ -90,6 +90,16 @@ def load_image(path: str | Path, fit: tuple[int, int] | None = None) -> np.ndarr
         raise ImageError(f"cannot read image {path}: {exc}") from None
 
 
+def as_rgb_array(image, what: str = "image") -> np.ndarray:
+    """A uint8 H×W×3 array given in code (the Python API), checked; raises ImageError with one line."""
+    a = np.asarray(image)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=-1)
+    if a.dtype != np.uint8 or a.ndim != 3 or a.shape[-1] not in (3, 4):
+        raise ImageError(f"{what} must be a path or a uint8 H×W×3 array, got {a.dtype} {a.shape}")
+    return a[..., :3]
+
+
 def longest_side_shape(shape: tuple[int, int], longest: int) -> tuple[int, int]:
     """(height, width) with the longest side ``longest``, keeping the aspect ratio."""
     h, w = shape[:2]

@@ -51,7 +51,7 @@ def worker_jax(size: int, iterations: int, repeats: int, gpu: bool, target: floa
     from nstjax import config, objective
     from nstjax.experiments import compose
     from nstjax.lbfgs import LBFGS
-    from nstjax.stylize import Inputs, prepare
+    from nstjax.runner import Inputs, prepare
     from nstjax.weights import load_params
 
     content, style = load_pair(size)

@@ -24,7 +24,7 @@ from nstjax import batch  # noqa: E402
 from nstjax.config import validate  # noqa: E402
 from nstjax.experiments import compose  # noqa: E402
 from nstjax.images import PAPER_IMAGES  # noqa: E402
-from nstjax.stylize import stylize, stylize_scales  # noqa: E402
+from nstjax.runner import stylize, stylize_scales  # noqa: E402
 from nstjax.weights import load_params  # noqa: E402
 
 RATIOS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)

@@ -17,7 +17,7 @@ from nstjax import config, objective  # noqa: E402
 from nstjax.experiments import compose  # noqa: E402
 from nstjax.normalize import params_for  # noqa: E402
 from nstjax.optimize import OPTIMIZERS, make_optimizer  # noqa: E402
-from nstjax.stylize import prepare  # noqa: E402
+from nstjax.runner import prepare  # noqa: E402
 
 from nstjax.images import PAPER_IMAGES as IMAGES  # noqa: E402
 

@@ -15,7 +15,7 @@ from PIL import Image
 from helpers import compose_cfg
 from nstjax import batch
 from nstjax.config import validate
-from nstjax.stylize import stylize
+from nstjax.runner import stylize
 
 
 def runs_of(images_dir, *variants):

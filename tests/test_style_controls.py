@@ -11,7 +11,7 @@ from PIL import Image
 
 from nstjax import colour, normalize, objective
 from nstjax.config import validate
-from nstjax.stylize import load_inputs
+from nstjax.runner import load_inputs
 
 from helpers import compose_cfg
 

@@ -39,22 +39,38 @@ def default_image(which: str) -> np.ndarray:
     return {"content": skimage.data.astronaut, "style": skimage.data.immunohistochemistry}[which]()
 
 
-def load_inputs(run: RunConfig) -> Inputs:
+def _shape_of(source, which: str) -> tuple[int, int]:
+    if isinstance(source, np.ndarray):
+        return source.shape[:2]
+    return images.image_shape(source) if source else default_image(which).shape[:2]
+
+
+def _decode(source, which: str, fit: tuple[int, int]) -> np.ndarray:
+    if isinstance(source, np.ndarray):
+        return images.as_rgb_array(source, which)
+    return images.load_image(source, fit=fit) if source else default_image(which)
+
+
+def load_inputs(run: RunConfig, content=None, styles=None) -> Inputs:
     """Reads and resizes the images; the memory estimate runs on their headers first, so a run too large
-    for this machine fails before anything large is decoded or allocated."""
-    source = images.image_shape(run.content) if run.content else default_image("content").shape[:2]
-    h, w = images.longest_side_shape(source, run.image_size)
+    for this machine fails before anything large is decoded or allocated.
+
+    ``content``, ``styles``: arrays given instead of ``run.content`` / ``run.styles`` (the Python API).
+    """
+    content_source = run.content if content is None else content
+    style_sources = run.styles if styles is None else styles
+    h, w = images.longest_side_shape(_shape_of(content_source, "content"), run.image_size)
     size = (max(1, round(h * run.style_scale)), max(1, round(w * run.style_scale)))
     resources.check_memory((h, w), run, style_shape=size)
-    content = images.load_image(run.content, fit=(h, w)) if run.content else default_image("content")
-    content = images.resize(content, (h, w))
+    content = images.resize(_decode(content_source, "content", (h, w)), (h, w))
     images.check_size(content, "the content image at this image_size")
     styles, originals = [], []
-    for path in run.styles:
-        style = images.load_image(path, fit=size) if path else default_image("style")
+    for path in style_sources:
+        style = _decode(path, "style", size)
         # The paper resizes the style image to the content's size (style_scale = 1).
         style = images.resize(style, size)
-        images.check_size(style, f"the style image {path or ''} at this style_scale".replace("  ", " "))
+        name = path if isinstance(path, str) else ""
+        images.check_size(style, f"the style image {name} at this style_scale".replace("  ", " "))
         originals.append(style)
         if run.preserve_color == "histogram":
             style = colour.match_histogram(style, content)
@@ -152,15 +168,16 @@ def finish_run(run: RunConfig, problem: Problem, good: Any, terms: dict, status:
 
 
 def stylize_scales(run: RunConfig, params: dict, out_dir: str | Path, config_record: dict | None = None,
-                   wandb: dict | None = None) -> dict[str, Any]:
+                   wandb: dict | None = None, content=None, styles=None) -> dict[str, Any]:
     """Coarse to fine: ``run.steps`` at each size in ``run.scales``, each started from the previous result
-    upsampled; the last size is the output. Earlier stages write into ``out_dir/scale_N``."""
+    upsampled; the last size is the output. Earlier stages write into ``out_dir/scale_N``.
+    ``content``, ``styles``: arrays instead of the run's paths (``load_inputs``)."""
     out_dir = Path(out_dir)
     previous, stages = None, []
     for i, size in enumerate(run.scales):
         last = i == len(run.scales) - 1
         stage = replace(run, image_size=size, scales=None)
-        problem = prepare(stage, params)
+        problem = prepare(stage, params, load_inputs(stage, content, styles))
         if previous is not None:
             h, w = problem.x0.shape[:2]
             problem.x0 = jax.image.resize(previous, (h, w, 3), "cubic")
@@ -245,3 +262,13 @@ def stylize(run: RunConfig, params: dict, out_dir: str | Path, config_record: di
         summary = finish_run(run, problem, good, good_terms, status, step, seconds_compile, time.perf_counter() - t0,
                              bool(opt.converged), logger, out_dir, config_record)
     return summary
+
+
+def run(run: RunConfig, params: dict, out_dir: str | Path, config_record: dict | None = None,
+        wandb: dict | None = None, content=None, styles=None, inputs: Inputs | None = None) -> dict[str, Any]:
+    """One configured run, single- or multi-scale, as the CLI and the Python API both start it.
+    ``inputs``: already loaded at the output size (single-scale runs reuse them)."""
+    if run.scales:
+        return stylize_scales(run, params, out_dir, config_record, wandb, content, styles)
+    inputs = inputs or load_inputs(run, content, styles)
+    return stylize(run, params, out_dir, config_record, prepare(run, params, inputs), wandb=wandb)

@@ -1,0 +1,56 @@
+"""The Python API, as a notebook uses it; and `nstjax --help`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import nstjax
+
+
+def test_stylize_from_a_notebook(tmp_path, pair_128, images_dir, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    content, style = pair_128
+    result = nstjax.stylize(content, style, image_size=64, steps=6, pooling="max", ratio=1e-3)
+    assert result.image.dtype == np.uint8 and result.image.shape == (48, 64, 3)
+    assert [h["step"] for h in result.history] == list(range(1, 7))
+    assert result.history[-1]["total"] < result.history[0]["total"]
+    assert result.summary["config"]["pooling"] == "max" and result.metrics == result.summary["metrics"]
+    assert list(tmp_path.iterdir()) == []  # no out_dir: nothing written
+    # Paths work too, files only where asked; the second call reuses the compiled program.
+    again = nstjax.stylize(images_dir / "tubingen.jpg", str(images_dir / "starry_night.jpg"), out_dir=tmp_path / "run",
+                           image_size=64, steps=3, pooling="max")
+    assert (tmp_path / "run" / "final.png").exists() and (tmp_path / "run" / "summary.json").exists()
+    assert again.summary["seconds_compile"] < 0.5 * result.summary["seconds_compile"] + 0.5
+    # The yardstick of any image.
+    scored = nstjax.score(result.image, content, style)
+    assert scored == pytest.approx(result.metrics, rel=1e-5)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"pooling": "median"}, "pooling must be one of max, avg, l2, blur"),
+    ({"steps": float("inf")}, "steps must be finite"),
+    ({"colour": 1}, "unknown key 'colour'"),
+])
+def test_bad_overrides_raise_value_error_with_the_cli_message(pair_128, overrides, message):
+    content, style = pair_128
+    with pytest.raises(ValueError, match=message) as info:
+        nstjax.stylize(content, style, **overrides)
+    assert "\n" not in str(info.value)
+
+
+def test_help_shows_usage_examples_groups_and_every_key():
+    r = subprocess.run([sys.executable, "-m", "nstjax.cli", "--help"], capture_output=True, text=True,
+                       env={**os.environ})
+    assert r.returncode == 0, r.stderr
+    text = r.stdout
+    assert text.startswith("nstjax: optimisation-based neural style transfer")
+    assert "nstjax -m " in text and "nstjax-report " in text and "Examples" in text
+    assert "optimizer: adam, jaxopt, lbfgs, lbfgsb, optax_lbfgs" in text
+    for key in ("image_size", "ratio", "pooling", "style_loss", "convention", "style_masks", "memory_budget"):
+        line = next(l for l in text.splitlines() if l.strip().startswith(key + " "))
+        assert len(line.split(None, 2)) == 3, line  # key, default, meaning
