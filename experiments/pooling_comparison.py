@@ -1,15 +1,17 @@
-"""Max against average pooling over several ratios: images and loss curves side by side."""
+"""The four poolings (max, avg, l2, blur) on two content/style pairs: images, the yardstick's metrics (one
+fixed network, so they compare across poolings) and each run's own loss curve."""
 
 from nstjax.experiments import Cell, Grid, main
 
-RATIOS = (1e-4, 1e-3, 1e-2)
+PAIRS = {"tubingen × starry_night": ("tubingen", "starry_night"), "tubingen × the_scream": ("tubingen", "the_scream")}
+POOLINGS = ("max", "avg", "l2", "blur")
 
 
 def build() -> Grid:
     return Grid(
-        "pooling_comparison", "Max vs average pooling (rows) over α/β (columns); loss curves right",
-        [Cell(f"{p} pooling", f"α/β={r:g}", {"pooling": p, "ratio": r}) for p in ("max", "avg") for r in RATIOS],
-        defaults={"content": "tubingen", "style": "starry_night"}, curves=True,
+        "pooling_comparison", "Pooling (columns) on two pairs (rows), α/β = 1e-3; yardstick metrics and loss curves right",
+        [Cell(row, p, {"content": c, "style": s, "pooling": p}) for row, (c, s) in PAIRS.items() for p in POOLINGS],
+        defaults={"ratio": 1e-3}, curves=True, metrics=True,
     )
 
 

@@ -34,7 +34,8 @@ class Grid:
     title: str
     cells: list[Cell]
     defaults: dict = field(default_factory=dict)  # what this experiment changes from configs/config.yaml
-    curves: bool = False  # add a panel of loss curves
+    curves: bool = False  # add a panel of loss curves per row
+    metrics: bool = False  # add a panel of the yardstick's metrics per row (nstjax.metrics)
 
 
 def synthetic_image(name: str) -> np.ndarray | None:
@@ -102,7 +103,8 @@ def run_grid(grid: Grid, cli: list[str], out_dir: Path, images_dir: Path) -> dic
         summary = stylize(run, params_for(run.weights), cell_dir / f"{i:02d}", record)
         metrics = [json.loads(line)["total"] for line in (cell_dir / f"{i:02d}" / "metrics.jsonl").read_text().splitlines()]
         results.append({"row": cell.row, "col": cell.col, "dir": str(cell_dir / f"{i:02d}"), "config": record,
-                        "loss": summary["loss"], "steps": summary["steps"], "evaluations": summary["evaluations"],
+                        "loss": summary["loss"], "metrics": summary["metrics"], "steps": summary["steps"],
+                        "evaluations": summary["evaluations"],
                         "seconds_optimize": summary["seconds_optimize"], "curve": metrics})
     figure = draw(grid, results, out_dir / f"{grid.name}.png")
     record = {"name": grid.name, "title": grid.title, "cells": [{k: v for k, v in r.items() if k != "curve"} for r in results]}
@@ -121,7 +123,7 @@ def draw(grid: Grid, results: list[dict], path: Path) -> Path:
 
     rows = list(dict.fromkeys(r["row"] for r in results))
     cols = list(dict.fromkeys(r["col"] for r in results))
-    extra = 1 if grid.curves else 0
+    extra = int(grid.curves) + int(grid.metrics)
     fig, axes = plt.subplots(len(rows), len(cols) + extra, figsize=(2.6 * (len(cols) + extra), 2.6 * len(rows) + 0.6),
                              squeeze=False)
     for ax in axes.ravel():
@@ -129,9 +131,13 @@ def draw(grid: Grid, results: list[dict], path: Path) -> Path:
     for r in results:
         ax = axes[rows.index(r["row"]), cols.index(r["col"])]
         ax.imshow(Image.open(Path(r["dir"]) / "final.png"))
-        ax.set_title(f"{r['col']}\nloss {r['loss']['total']:.3g}", fontsize=7)
+        m = r["metrics"]
+        # Titled with the fixed yardstick, comparable across cells (each cell's own loss is not).
+        ax.set_title(f"{r['col']}\ncontent {m['content_distance']:.2f} · gram {m['style_gram']:.2f}", fontsize=7)
     for i, row in enumerate(rows):
         axes[i, 0].text(-0.08, 0.5, row, transform=axes[i, 0].transAxes, rotation=90, va="center", ha="right", fontsize=8)
+        if grid.metrics:
+            _metrics_panel(axes[i, len(cols)], [r for r in results if r["row"] == row])
         if grid.curves:
             ax = axes[i, -1]
             ax.axis("on")
@@ -147,6 +153,22 @@ def draw(grid: Grid, results: list[dict], path: Path) -> Path:
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     return write_atomic(path, lambda f: f.write(buf.getvalue()))
+
+
+def _metrics_panel(ax, cells: list[dict]) -> None:
+    """Grouped bars: each yardstick metric (lower is closer), normalised to the row's largest value."""
+    from nstjax.metrics import METRICS
+
+    ax.axis("on")
+    width = 0.8 / len(cells)
+    for j, cell in enumerate(cells):
+        values = [cell["metrics"][k] for k in METRICS]
+        top = [max(c["metrics"][k] for c in cells) or 1.0 for k in METRICS]
+        ax.bar(np.arange(len(METRICS)) + j * width, [v / t for v, t in zip(values, top)], width, label=cell["col"])
+    ax.set_xticks(np.arange(len(METRICS)) + 0.4 - width / 2, ["content", "gram", "swd", "colour"], fontsize=6)
+    ax.set_ylabel("metric / row max (lower: closer)", fontsize=6)
+    ax.tick_params(labelsize=6)
+    ax.legend(fontsize=5)
 
 
 def main(build: Callable[[], Grid], argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ sys.path.insert(0, str(REPO / "experiments"))
 from nstjax.experiments import run_grid  # noqa: E402
 
 EXPERIMENTS = ["content_reconstruction", "style_reconstruction", "styles", "ratio_layers", "init",
-               "pooling_comparison", "blank_content", "blank_style", "black_style", "normalized"]
+               "pooling_comparison", "style_losses", "blank_content", "blank_style", "black_style", "normalized"]
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
@@ -30,6 +30,7 @@ def test_experiment_runs_small(name, tmp_path, images_dir, params):
     for cell, spec in zip(record["cells"], grid.cells):
         assert cell["config"]["image_size"] == 64
         assert all(np.isfinite(v) for v in cell["loss"].values())
+        assert set(cell["metrics"]) == {"content_distance", "style_gram", "style_swd", "colour"}
         assert cell["steps"] <= 5
         for key, value in spec.overrides.items():
             if key not in ("content", "style", "steps"):
