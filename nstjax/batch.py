@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 import jax
 import jax.numpy as jnp
 
-from nstjax import losses, objective, resources, vgg
+from nstjax import losses, objective, resources, sharding, vgg
 from nstjax.config import RunConfig
 from nstjax.lbfgs import LBFGS, LbfgsState
 from nstjax.statistics import STYLE_LOSSES
@@ -36,7 +36,7 @@ PER_RUN = ("ratio", "content_weight", "style_weight_override", "style_layer_weig
 def batch_key(run: RunConfig) -> str | None:
     """Runs with the same key can share a batch; None for runs that cannot be batched at all."""
     if (run.optimizer.get("name") != "lbfgs" or run.scales or run.resume or run.checkpoint_every
-            or STYLE_LOSSES[run.spec.style_loss].stochastic):
+            or STYLE_LOSSES[run.spec.style_loss].stochastic or run.shard == "spatial"):
         # Lockstep is built on nstjax's L-BFGS; coarse-to-fine, checkpoints and a statistic that draws new
         # directions at each run's own iterations (swd) run one by one.
         return None
@@ -159,8 +159,14 @@ def stylize_batch(runs: Sequence[RunConfig], params: dict, out_dirs: Sequence[st
 
     data = stack_data(problems)
     fg = value_and_grad_fn(spec)
+    mesh = sharding.batch_mesh(n)
+    if mesh is None:
+        place, devices = (lambda images: images), sharding.describe(jax.local_devices()[:1])
+    else:  # the runs split over the local devices; the weights and targets copied to each
+        data = sharding.replicate(data, mesh)
+        place, devices = (lambda images: sharding.split(images, mesh, "batch")), sharding.describe(mesh.devices.flat)
     t0 = time.perf_counter()
-    jax.block_until_ready(fg(data, jnp.stack([p.x0 for p in problems])))
+    jax.block_until_ready(fg(data, place(jnp.stack([p.x0 for p in problems]))))
     seconds_compile = time.perf_counter() - t0
 
     opts = [LBFGS(None, history=int(r.optimizer.get("history", 100)),
@@ -182,7 +188,7 @@ def stylize_batch(runs: Sequence[RunConfig], params: dict, out_dirs: Sequence[st
 
     t0 = time.perf_counter()  # on_step reads it
     finals, errors = lockstep(opts, [p.x0 for p in problems], [r.steps for r in runs],
-                              lambda images: fg(data, images), on_step)
+                              lambda images: fg(data, place(images)), on_step)
     seconds = time.perf_counter() - t0
     results: list[dict[str, Any] | Exception] = []
     for i in range(n):
@@ -194,6 +200,7 @@ def stylize_batch(runs: Sequence[RunConfig], params: dict, out_dirs: Sequence[st
         status = "done" if errors[i] is None else "non-finite"
         # Time is shared: each run of the batch is charged the whole batch's wall time.
         summary = finish_run(runs[i], problems[i], finals[i], good_terms[i], status, steps_done[i], seconds_compile,
-                             seconds, bool(opts[i].converged), loggers[i], out_dirs[i], records[i], batch_size=n)
+                             seconds, bool(opts[i].converged), loggers[i], out_dirs[i], records[i], batch_size=n,
+                             devices=devices)
         results.append(summary if errors[i] is None else errors[i])
     return results

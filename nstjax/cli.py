@@ -20,6 +20,7 @@ from nstjax.checkpoint import CheckpointError
 from nstjax.config import ConfigError, RunConfig, validate
 from nstjax.images import ImageError
 from nstjax.resources import TooLarge
+from nstjax.sharding import job_device, on_device
 from nstjax.runner import RunError, load_inputs
 from nstjax.runner import run as stylize_run
 from nstjax.weights import WeightsError
@@ -103,12 +104,20 @@ def _report(cfg: DictConfig, out_dir: Path, outcome: dict | Exception) -> dict |
     return None
 
 
+def _job_number() -> int | None:
+    """A sweep job's number (None for a single run): parallel jobs spread over the local devices by it."""
+    hc = HydraConfig.get()
+    return int(hc.job.num) if hc.mode == RunMode.MULTIRUN else None
+
+
 @hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name="config")
 def _app(cfg: DictConfig) -> None:
     logging.getLogger("jax").setLevel(logging.WARNING)  # Hydra sets INFO; jax then reports absent TPUs
     out_dir = Path(HydraConfig.get().runtime.output_dir)
+    device = None if cfg.get("shard") == "spatial" else job_device(_job_number())
     try:
-        outcome = run_job(cfg, out_dir)
+        with on_device(device):
+            outcome = run_job(cfg, out_dir)
     except USER_ERRORS as exc:
         outcome = exc
     _report(cfg, out_dir, outcome)

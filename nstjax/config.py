@@ -23,6 +23,7 @@ CHOICES = {
     "conv": ("auto", "direct", "winograd"),
     "style_loss": tuple(STYLE_LOSSES),
     "convention": tuple(CONVENTIONS),
+    "shard": ("none", "spatial"),
 }
 
 
@@ -58,6 +59,7 @@ class RunConfig:
     style_weight_override: float | None = None
     style_masks: tuple[str, ...] | None = None
     scales: tuple[int, ...] | None = None
+    shard: str = "none"  # "spatial": the image's rows split over the local devices (nstjax.sharding)
 
     @property
     def style_weight(self) -> float:
@@ -194,6 +196,7 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         style_weight_override=style_weight,
         style_masks=masks,
         scales=scales,
+        shard=_choice(cfg, "shard", "none"),
     )
     statistic = STYLE_LOSSES[run.spec.style_loss]
     if masks is not None and not statistic.masks:

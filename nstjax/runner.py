@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from nstjax import checkpoint, colour, images, losses, metrics, objective, resources
+from nstjax import checkpoint, colour, images, losses, metrics, objective, resources, sharding
 from nstjax.config import RunConfig
 from nstjax.logging import RunLogger
 from nstjax.optimize import make_optimizer, resample
@@ -156,6 +156,7 @@ def finish_run(run: RunConfig, problem: Problem, good: Any, terms: dict, status:
         "image_size": list(problem.x0.shape[:2]),
         "converged_early": converged,
         "device": str(jax.devices()[0].device_kind),
+        "devices": sharding.devices_of(good.x) if isinstance(good.x, jax.Array) else None,
         # The fixed yardstick (nstjax.metrics), against the content and the first style image.
         "metrics": metrics.score(image, problem.inputs.content, problem.inputs.yardstick_style
                                  if problem.inputs.yardstick_style is not None else problem.inputs.styles[0]),
@@ -210,6 +211,11 @@ def stylize(run: RunConfig, params: dict, out_dir: str | Path, config_record: di
         raise RunError(f"resume=true but there is no checkpoint in {out_dir}")
     logger = RunLogger(out_dir, config_record or asdict(run), wandb, resume_step=resume_step)
 
+    if run.shard == "spatial":
+        mesh = sharding.rows_mesh(problem.x0.shape[0])
+        if mesh is not None:  # the image's rows over the devices; weights and targets copied to each
+            problem.data = sharding.replicate(problem.data, mesh)
+            problem.x0 = sharding.split(problem.x0, mesh, "rows")
     fg = objective.value_and_grad_fn(problem.spec)
     t0 = time.perf_counter()
     jax.block_until_ready(fg(problem.data, problem.x0))  # compile (and one evaluation, not counted)
