@@ -2,11 +2,13 @@
 
 import os
 
-# XLA:CPU hands dots and convolutions to YNNPACK fusions by default; here XLA's own kernels ran the
-# objective 15-25% faster (256 and 512 px; the 36 small Winograd matmuls most of all). Set before JAX
-# starts its CPU backend; a flag the user already gave wins.
-if "ynn_fusion_type" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_experimental_ynn_fusion_type=").strip()
+from nstjax.machine import xla_cpu_flags  # noqa: E402  (no jax import)
+
+# XLA:CPU's best flags differ between CPU types (YNNPACK's fusions: 15-25% slower than XLA's own kernels on
+# a Zen 4, faster on a Zen 3). `nstjax-tune` measures them on this machine; until then the Zen 4 choice.
+# Set before JAX starts its CPU backend; flags the user already gave in XLA_FLAGS win.
+if "ynn_fusion_type" not in os.environ.get("XLA_FLAGS", "") and os.environ.get("NSTJAX_XLA_FLAGS", "1") != "0":
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + xla_cpu_flags()).strip()
 
 from nstjax.api import Result, extract_features, score, stylize  # noqa: E402
 

@@ -71,12 +71,16 @@ def winograd_layers(spec: Spec, image_shape: tuple[int, ...]) -> frozenset[str]:
     """Which convolutions run as Winograd for this spec and image size (a static, trace-time choice)."""
     if spec.conv == "direct" or (spec.conv == "auto" and jax.default_backend() != "cpu"):
         return frozenset()  # on GPUs, cuDNN's direct convolutions are already the fast path
-    from nstjax import winograd
+    from nstjax import tune, winograd
 
+    if spec.conv == "auto" and tune.enabled():
+        chosen = tune.conv_plan(image_shape)  # measured on this machine, per layer shape
+    else:
+        chosen = winograd.plan(image_shape, every_layer=spec.conv == "winograd")
     # Only the convolutions the network runs (it stops at the deepest requested layer): transforming
     # conv5_2..conv5_4 for the paper's layers held ~0.2 GB of kernels that were never read.
     last = ORDER.index(deepest(spec.layers))
-    return frozenset(n for n in winograd.plan(image_shape, every_layer=spec.conv == "winograd") if ORDER.index(n) <= last)
+    return frozenset(n for n in chosen if ORDER.index(n) <= last)
 
 
 _prepared: dict[tuple[int, frozenset], tuple[dict, dict]] = {}

