@@ -1,9 +1,12 @@
-"""`make bench`: nstjax against a PyTorch eager implementation of the identical objective.
+"""`make bench`: nstjax against PyTorch (eager and torch.compile) on the identical objective.
 
 Same weights, layers, images and L-BFGS history; each measurement runs in a fresh worker process (so
-peak memory is that process's), and the frameworks alternate. Writes bench/bench.json and bench/bench.md.
+peak memory is that process's), and the frameworks alternate. On an AVX-512 CPU each size is measured
+natively and with AVX2 emulated (``XLA_FLAGS=--xla_cpu_max_isa=AVX2`` for XLA; ``ATEN_CPU_CAPABILITY=avx2
+ONEDNN_MAX_CPU_ISA=AVX2`` for PyTorch): the ISA column says which. nstjax runs with this machine's tuned
+plan (``nstjax-tune``) and with the fixed size rule. Writes bench/bench.json and bench/bench.md.
 
-    python scripts/bench.py [--sizes 256 512] [--iterations 10] [--out bench]
+    python scripts/bench.py [--sizes 256 512] [--iterations 10] [--isas native avx2] [--out bench]
     python scripts/bench.py --gpu --sizes 512 --iterations 500   # on a GPU machine
 """
 
@@ -12,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -80,7 +82,8 @@ def worker_jax(size: int, iterations: int, repeats: int, gpu: bool, target: floa
         trace.append((time.perf_counter() - t0, float(state.loss), int(state.evaluations)))
         if len(trace) == iterations:  # the memory comparison is at equal iterations (L-BFGS history grows)
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    return {"framework": "nstjax (JAX)", "peak_rss_gb": peak, "device": str(jax.devices()[0].device_kind), "compile_s": compile_s,
+    tuned = os.environ.get("NSTJAX_TUNE", "1") != "0"
+    return {"framework": f"nstjax ({'tuned plan' if tuned else 'fixed plan'})", "peak_rss_gb": peak, "device": str(jax.devices()[0].device_kind), "compile_s": compile_s,
             "eval_s": min(times), "eval_s_median": sorted(times)[len(times) // 2], "trace": trace,
             "winograd_layers": len(objective.winograd_layers(problem.spec, problem.x0.shape)),
             "jax": jax.__version__}
@@ -97,6 +100,8 @@ def worker_torch(size: int, iterations: int, repeats: int, gpu: bool, target: fl
     device = "cuda" if gpu else "cpu"
     content, style = load_pair(size)
     obj = tr.Objective(load_params(), content, style, pooling="avg", alpha=1.0, beta=1e3, device=device)
+    compiled = os.environ.get("BENCH_TORCH_COMPILE") == "1"
+    evaluate = torch.compile(obj) if compiled else obj
     x = tr.to_tensor(content).to(device).requires_grad_(True)
 
     def sync():
@@ -105,18 +110,21 @@ def worker_torch(size: int, iterations: int, repeats: int, gpu: bool, target: fl
 
     def step():
         x.grad = None
-        loss, _ = obj(x)
+        loss, _ = evaluate(x)
         loss.backward()
         sync()
 
+    t0 = time.perf_counter()
     step()
+    compile_s = time.perf_counter() - t0 if compiled else 0.0
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
-    result = tr.run_lbfgs(obj, content.astype(np.float32), iterations, history=100, device=device, trace=True)
-    return {"framework": f"PyTorch {torch.__version__} eager", "device": device, "compile_s": 0.0,
+    result = tr.run_lbfgs(evaluate, content.astype(np.float32), iterations, history=100, device=device, trace=True)
+    return {"framework": f"PyTorch {torch.__version__} {'torch.compile' if compiled else 'eager'}", "device": device,
+            "compile_s": compile_s,
             "eval_s": min(times), "eval_s_median": sorted(times)[len(times) // 2], "trace": result["trace"]}
 
 
@@ -128,10 +136,24 @@ def matmul_peak() -> float:
     return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout)
 
 
-def spawn(kind: str, size: int, iterations: int, repeats: int, gpu: bool, target: float | None = None) -> dict:
-    cmd = [sys.executable, __file__, "--worker", kind, "--sizes", str(size), "--iterations", str(iterations),
+ISA_ENV = {"native": {}, "avx2": {"XLA_FLAGS": "--xla_cpu_max_isa=AVX2", "ATEN_CPU_CAPABILITY": "avx2",
+                                   "ONEDNN_MAX_CPU_ISA": "AVX2"}}
+# Worker kinds: the script's worker and the environment that selects the variant.
+KINDS = {"torch": ("torch", {}), "torch.compile": ("torch", {"BENCH_TORCH_COMPILE": "1"}),
+         "jax": ("jax", {"NSTJAX_TUNE": "1"}), "jax-fixed": ("jax", {"NSTJAX_TUNE": "0"})}
+
+
+def spawn(kind: str, size: int, iterations: int, repeats: int, gpu: bool, target: float | None = None,
+          isa: str = "native") -> dict:
+    worker, extra = KINDS[kind]
+    cmd = [sys.executable, __file__, "--worker", worker, "--sizes", str(size), "--iterations", str(iterations),
            "--repeats", str(repeats)] + (["--gpu"] if gpu else []) + ([] if target is None else ["--target", repr(target)])
-    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", **extra, **ISA_ENV[isa]}
+    if isa == "avx2":  # the emulation flag joins the flags nstjax would set (tuned or default)
+        from nstjax.machine import xla_cpu_flags
+
+        env["XLA_FLAGS"] = f"{xla_cpu_flags()} --xla_cpu_max_isa=AVX2"
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         return {"framework": kind, "error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed"}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -152,6 +174,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--gpu", action="store_true")
     parser.add_argument("--out", default="bench")
+    parser.add_argument("--isas", nargs="+", default=None, help="native and/or avx2 (emulated); default: both on AVX-512")
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), help=f"which of {', '.join(KINDS)}")
     parser.add_argument("--worker", choices=["jax", "torch"])
     parser.add_argument("--target", type=float, help="(jax worker) continue until this loss, torch's final one")
     args = parser.parse_args()
@@ -162,37 +186,46 @@ def main() -> None:
         print(json.dumps(result))
         return
 
+    from nstjax.machine import cpu
+
+    model, native_isa = cpu()
+    isas = args.isas or (["native"] if args.gpu or native_isa != "AVX-512" else ["native", "avx2"])
     peak = None if args.gpu else matmul_peak()
     rows = []
-    for size in args.sizes:
-        pair = {}
-        for kind in ("torch", "jax"):  # alternate: reference first, then nstjax, per size
-            target = pair["torch"].get("trace", [[0, None, 0]])[-1][1] if kind == "jax" else None
-            pair[kind] = spawn(kind, size, args.iterations, args.repeats, args.gpu, target)
-            print(f"{size}px {kind}: " + json.dumps({k: v for k, v in pair[kind].items() if k != "trace"}), file=sys.stderr)
-        h, w = load_pair(size)[0].shape[:2]
-        flop = 2 * forward_gflop(h, w)  # forward + input gradient, direct-convolution equivalent
-        target = pair["torch"].get("trace", [[0, float("inf"), 0]])[-1][1]
-        for kind, r in pair.items():
-            if "error" in r:
-                rows.append({"size": size, **r})
-                continue
-            t_target = time_to(r["trace"], target)
-            full = r["trace"]
-            if kind == "jax":  # the columns below compare equal iterations; the worker may have gone on
-                r["trace"] = full[: args.iterations]
-            rows.append({"size": size, "hw": [h, w], "framework": r["framework"], "device": r["device"],
-                         "eval_s": r["eval_s"], "gflops": flop / r["eval_s"],
-                         "peak_fraction": None if peak is None else flop / r["eval_s"] / peak,
-                         "peak_rss_gb": r.get("peak_rss_gb"), "compile_s": r["compile_s"],
-                         "iterations": args.iterations if kind == "torch" else len(r["trace"]), "final_loss": r["trace"][-1][1],
-                         "seconds_lbfgs": r["trace"][-1][0], "seconds_to_reference_loss": t_target,
-                         "evaluations": r["trace"][-1][2],
-                         "iterations_to_reference_loss": None if kind == "torch" else
-                         next((i + 1 for i, (_, loss, _) in enumerate(full) if loss <= target), None)})
-        speed = pair["torch"].get("eval_s", float("nan")) / pair["jax"].get("eval_s", float("nan"))
-        rows.append({"size": size, "speedup_per_eval": speed})
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores" + (
+    for isa in isas:
+        isa_name = native_isa if isa == "native" else "AVX2 (emulated)"
+        for size in args.sizes:
+            pair = {}
+            for kind in args.kinds:  # alternate: the references first, then nstjax, per size
+                reference = pair.get("torch", {})
+                target = reference.get("trace", [[0, None, 0]])[-1][1] if kind.startswith("jax") else None
+                pair[kind] = spawn(kind, size, args.iterations, args.repeats, args.gpu, target, isa)
+                print(f"{size}px {isa} {kind}: " + json.dumps({k: v for k, v in pair[kind].items() if k != "trace"}),
+                      file=sys.stderr, flush=True)
+            h, w = load_pair(size)[0].shape[:2]
+            flop = 2 * forward_gflop(h, w)  # forward + input gradient, direct-convolution equivalent
+            target = pair.get("torch", {}).get("trace", [[0, float("inf"), 0]])[-1][1]
+            for kind, r in pair.items():
+                if "error" in r:
+                    rows.append({"size": size, "isa": isa_name, **r})
+                    continue
+                t_target = time_to(r["trace"], target)
+                full = r["trace"]
+                if kind.startswith("jax"):  # the columns below compare equal iterations; the worker may have gone on
+                    r["trace"] = full[: args.iterations]
+                rows.append({"size": size, "isa": isa_name, "hw": [h, w], "framework": r["framework"], "device": r["device"],
+                             "eval_s": r["eval_s"], "gflops": flop / r["eval_s"],
+                             "peak_fraction": None if peak is None else flop / r["eval_s"] / peak,
+                             "peak_rss_gb": r.get("peak_rss_gb"), "compile_s": r["compile_s"],
+                             "iterations": len(r["trace"]), "final_loss": r["trace"][-1][1],
+                             "seconds_lbfgs": r["trace"][-1][0], "seconds_to_reference_loss": t_target,
+                             "evaluations": r["trace"][-1][2],
+                             "iterations_to_reference_loss": None if not kind.startswith("jax") else
+                             next((i + 1 for i, (_, loss, _) in enumerate(full) if loss <= target), None)})
+            fastest_torch = min((r["eval_s"] for k, r in pair.items() if k.startswith("torch") and "eval_s" in r), default=float("nan"))
+            nstjax = min((r["eval_s"] for k, r in pair.items() if k.startswith("jax") and "eval_s" in r), default=float("nan"))
+            rows.append({"size": size, "isa": isa_name, "speedup_per_eval": fastest_torch / nstjax})
+    machine = f"{model} ({native_isa}), {os.cpu_count()} cores" + (
         f", numpy float32 matmul {peak:.0f} GFLOP/s" if peak else "")
     report = {"machine": machine, "iterations": args.iterations, "rows": rows}
     out = Path(args.out)
@@ -200,18 +233,19 @@ def main() -> None:
     (out / "bench.json").write_text(json.dumps(report, indent=2))
     md = [f"Machine: {machine}. L-BFGS history 100, {args.iterations} iterations from the content, "
           "tubingen × starry_night, pooling avg, ratio 1e-3.", "",
-          "| size | framework | s/eval | GFLOP/s | of peak | peak RSS GB | L-BFGS s | final loss | s to torch's loss |",
-          "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+          "| size | ISA | framework | s/eval | GFLOP/s | of peak | peak RSS GB | compile s | L-BFGS s | final loss | s to torch's loss |",
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         if "framework" in r and "error" not in r:
-            md.append(f"| {r['size']} | {r['framework']} | {r['eval_s']:.3f} | {r['gflops']:.0f} | "
-                      f"{fmt(r['peak_fraction'], '.0%')} | {fmt(r['peak_rss_gb'], '.2f')} | {r['seconds_lbfgs']:.2f} | "
+            md.append(f"| {r['size']} | {r['isa']} | {r['framework']} | {r['eval_s']:.3f} | {r['gflops']:.0f} | "
+                      f"{fmt(r['peak_fraction'], '.0%')} | {fmt(r['peak_rss_gb'], '.2f')} | {r['compile_s']:.1f} | {r['seconds_lbfgs']:.2f} | "
                       f"{r['final_loss']:.4g} | {fmt(r['seconds_to_reference_loss'], '.2f')}"
                       + (f" ({r['iterations_to_reference_loss']} it.)" if r["iterations_to_reference_loss"] else "") + " |")
         elif "speedup_per_eval" in r:
-            md.append(f"| {r['size']} | **speed-up per evaluation** | **{r['speedup_per_eval']:.2f}×** | | | | | | |")
+            md.append(f"| {r['size']} | {r['isa']} | **nstjax's best vs the faster PyTorch, per evaluation** | "
+                      f"**{r['speedup_per_eval']:.2f}×** | | | | | | | |")
         else:
-            md.append(f"| {r['size']} | {r['framework']} | error: {r['error']} | | | | | | |")
+            md.append(f"| {r['size']} | {r['isa']} | {r['framework']} | error: {r['error']} | | | | | | | |")
     (out / "bench.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 
