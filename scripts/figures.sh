@@ -12,7 +12,8 @@ for name in ${EXPERIMENTS:-content_reconstruction style_reconstruction styles bl
   start=$(date +%s)
   extra=()
   case $name in blank_style) extra=(image_size=256) ;; *) extra=("${ARGS[@]}") ;; esac  # blank_style: 20 and 200 steps, as the article
-  if $PY experiments/$name.py "${extra[@]}" out_dir=$OUT > $OUT.$name.log 2>&1; then
+  # COPY_ONLY=1: the experiment already ran into $OUT; only copy its figure and JSON into docs/figures.
+  if { [ -n "${COPY_ONLY:-}" ] && [ -f $OUT/$name.json ]; } || $PY experiments/$name.py "${extra[@]}" out_dir=$OUT > $OUT.$name.log 2>&1; then
     $PY - "$OUT" "$name" "$(( $(date +%s) - start ))" <<'PYEOF'
 import json, sys
 from pathlib import Path
