@@ -24,6 +24,7 @@ CHOICES = {
     "style_loss": tuple(STYLE_LOSSES),
     "convention": tuple(CONVENTIONS),
     "shard": ("none", "spatial"),
+    "loop": ("auto", "host", "device"),
 }
 
 
@@ -60,6 +61,17 @@ class RunConfig:
     style_masks: tuple[str, ...] | None = None
     scales: tuple[int, ...] | None = None
     shard: str = "none"  # "spatial": the image's rows split over the local devices (nstjax.sharding)
+    loop: str = "auto"  # host | device (L-BFGS chunks inside jit) | auto: device on accelerators
+    loop_chunk: int = 10
+
+    def loop_kind(self) -> str:
+        """The loop that runs: ``auto`` is the host loop on CPUs (no round trip to save there) and the device
+        loop on GPUs/TPUs with nstjax's L-BFGS."""
+        if self.loop != "auto":
+            return self.loop
+        import jax
+
+        return "device" if jax.default_backend() != "cpu" and self.optimizer.get("name") == "lbfgs" else "host"
 
     @property
     def style_weight(self) -> float:
@@ -197,6 +209,8 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         style_masks=masks,
         scales=scales,
         shard=_choice(cfg, "shard", "none"),
+        loop=_choice(cfg, "loop", "auto"),
+        loop_chunk=_number({"loop_chunk": cfg.get("loop_chunk", 10)}, "loop_chunk", int, positive=True),
     )
     statistic = STYLE_LOSSES[run.spec.style_loss]
     if masks is not None and not statistic.masks:
@@ -204,6 +218,14 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
     if statistic.stochastic and opt["name"] in ("jaxopt", "lbfgsb"):
         raise ConfigError(f"style_loss={run.spec.style_loss} needs fresh directions each iteration; "
                           "use optimizer=lbfgs, optax_lbfgs or adam")
+    if run.loop == "device":
+        if opt["name"] != "lbfgs":
+            raise ConfigError(f"loop=device runs nstjax's L-BFGS; use optimizer=lbfgs (got {opt['name']})")
+        for key in ("save_every", "checkpoint_every"):
+            if getattr(run, key) % run.loop_chunk:
+                raise ConfigError(f"{key} must be a multiple of loop_chunk ({run.loop_chunk}) with loop=device")
+        if statistic.stochastic:
+            raise ConfigError(f"style_loss={run.spec.style_loss} draws directions per iteration on the host; use loop=host")
     if run.style_weight > FLOAT32_MAX:
         raise ConfigError(f"ratio is too small: β = content_weight / ratio = {run.style_weight:.3g} overflows float32")
     return run

@@ -120,13 +120,19 @@ class Optax:
         return Wrapped(x, value, state.evaluations + evals, inner)
 
 
-def make_optimizer(cfg: dict, loss, fg_data, data) -> Optimizer:
+def make_optimizer(cfg: dict, loss, fg_data, data, loop: str = "host", chunk: int = 10) -> Optimizer:
     """``cfg``: the optimizer config group (``name`` and its hyper-parameters).
-    ``loss``: pure (data, x) -> (total, terms); ``fg_data``: jitted (data, x) -> (total, terms, grad)."""
+    ``loss``: pure (data, x) -> (total, terms); ``fg_data``: jitted (data, x) -> (total, terms, grad).
+    ``loop="device"``: nstjax's L-BFGS ``chunk`` steps per jitted call (``nstjax.lbfgs_device``)."""
     name = cfg["name"]
     fg = functools.partial(fg_data, data)
     history = int(cfg.get("history", 100))
     max_evals = int(cfg.get("max_evals_per_step", 25))
+    if name == "lbfgs" and loop == "device":
+        from nstjax.lbfgs_device import DeviceLBFGS
+
+        return DeviceLBFGS(fg_data, data, history=history, max_evals_per_step=max_evals, lr=float(cfg.get("lr", 1.0)),
+                           chunk=chunk)
     if name == "lbfgs":
         return LBFGS(fg, history=history, max_evals_per_step=max_evals, lr=float(cfg.get("lr", 1.0)))
     if name in ("jaxopt", "lbfgsb"):

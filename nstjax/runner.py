@@ -156,6 +156,7 @@ def finish_run(run: RunConfig, problem: Problem, good: Any, terms: dict, status:
         "image_size": list(problem.x0.shape[:2]),
         "converged_early": converged,
         "device": str(jax.devices()[0].device_kind),
+        "loop": run.loop_kind(),
         "devices": sharding.devices_of(good.x) if isinstance(good.x, jax.Array) else None,
         # The fixed yardstick (nstjax.metrics), against the content and the first style image.
         "metrics": metrics.score(image, problem.inputs.content, problem.inputs.yardstick_style
@@ -221,7 +222,7 @@ def stylize(run: RunConfig, params: dict, out_dir: str | Path, config_record: di
     jax.block_until_ready(fg(problem.data, problem.x0))  # compile (and one evaluation, not counted)
     seconds_compile = time.perf_counter() - t0
 
-    opt = make_optimizer(run.optimizer, objective.loss_fn(problem.spec), fg, problem.data)
+    opt = make_optimizer(run.optimizer, objective.loss_fn(problem.spec), fg, problem.data, run.loop_kind(), run.loop_chunk)
     t0 = time.perf_counter()
     state = opt.init(problem.x0)
     step = 0
@@ -239,6 +240,8 @@ def stylize(run: RunConfig, params: dict, out_dir: str | Path, config_record: di
         while step < run.steps and not opt.converged:
             if problem.data.key is not None and step > 0:
                 state = resample(opt, fg, problem.data._replace(key=iteration_key(run, step)), state)
+            if hasattr(opt, "limit"):
+                opt.limit(run.steps - step)
             state = opt.step(state)
             step += 1
             loss = float(state.loss)
