@@ -185,11 +185,20 @@ def test_a_large_jpeg_is_decoded_at_a_reduced_scale(tmp_path):
     assert images.load_image(tmp_path / "big.jpg").shape == (1200, 1600, 3)
 
 
-@pytest.mark.parametrize("damage", ["truncated", "garbage", "wrong shapes"])
-def test_a_damaged_checkpoint_is_reported_as_damaged_and_kept(tmp_path, pair_args, damage):
-    run_dir = tmp_path / "run"
-    r = nstjax(*pair_args, "steps=4", "checkpoint_every=2", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+@pytest.fixture(scope="module")
+def checkpointed_run(tmp_path_factory, pair_args):
+    run_dir = tmp_path_factory.mktemp("ckpt") / "run"
+    r = nstjax(*pair_args, "steps=4", "checkpoint_every=2", f"hydra.run.dir={run_dir}", cwd=run_dir.parent)
     assert r.returncode == 0, r.stderr
+    return run_dir
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "wrong shapes"])
+def test_a_damaged_checkpoint_is_reported_as_damaged_and_kept(tmp_path, pair_args, checkpointed_run, damage):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(checkpointed_run, run_dir)
     ckpt = run_dir / "checkpoint.npz"
     data = ckpt.read_bytes()
     if damage == "truncated":

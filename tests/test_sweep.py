@@ -92,18 +92,22 @@ def test_report_has_the_yardstick_sorts_by_it_and_grids_a_two_key_sweep(wandb_sw
 
 def test_new_poolings_and_style_statistics_sweep_and_each_lowers_its_own_style_term(tmp_path, images_dir):
     out = tmp_path / "sweep"
+    # Every new variant: l2 and blur with mean_std and w2 (a 2×2 sweep), then swd over two seeds.
     r = sweep(tmp_path, f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}",
-              "pooling=l2,blur", "style_loss=mean_std,w2,swd", "image_size=64", "steps=6", "progress=false",
+              "pooling=l2,blur", "style_loss=mean_std,w2", "image_size=64", "steps=6", "progress=false",
               f"hydra.sweep.dir={out}")
     assert r.returncode == 0, r.stderr[-3000:]
+    r = sweep(tmp_path, f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}",
+              "style_loss=swd", "seed=0,1", "image_size=64", "steps=6", "progress=false", f"hydra.sweep.dir={out}_swd")
+    assert r.returncode == 0, r.stderr[-3000:]
     seen = set()
-    for job in range(6):
-        summary = json.loads((out / str(job) / "summary.json").read_text())
-        seen.add((summary["config"]["pooling"], summary["config"]["style_loss"]))
-        styles = [json.loads(line)["style"] for line in (out / str(job) / "metrics.jsonl").read_text().splitlines()]
+    for job in [out / str(i) for i in range(4)] + [tmp_path / "sweep_swd" / str(i) for i in range(2)]:
+        summary = json.loads((job / "summary.json").read_text())
+        seen.add((summary["config"]["pooling"], summary["config"]["style_loss"], summary["config"]["seed"]))
+        styles = [json.loads(line)["style"] for line in (job / "metrics.jsonl").read_text().splitlines()]
         assert styles[-1] < 0.7 * styles[0], (job, styles)
         assert np.isfinite(summary["loss"]["total"]) and set(summary["metrics"]) >= {"style_gram", "style_swd"}
-    assert seen == {(p, s) for p in ("l2", "blur") for s in ("mean_std", "w2", "swd")}
+    assert seen == {(p, s, 0) for p in ("l2", "blur") for s in ("mean_std", "w2")} | {("avg", "swd", 0), ("avg", "swd", 1)}
 
 
 def test_failing_job_does_not_stop_the_others(tmp_path, images_dir):
