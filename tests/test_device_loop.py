@@ -82,3 +82,15 @@ def test_device_loop_options_are_checked(tmp_path, pair_args):
     assert r.returncode != 0 and "loop=device runs nstjax's L-BFGS" in r.stderr
     r = nstjax(*pair_args, "loop=device", "checkpoint_every=3", f"hydra.run.dir={tmp_path / 'b'}", cwd=tmp_path)
     assert r.returncode != 0 and "multiple of loop_chunk" in r.stderr
+
+
+def test_auto_is_the_device_loop_on_accelerators_and_the_host_loop_on_cpus(monkeypatch, images_dir):
+    from nstjax.config import validate
+    from nstjax.experiments import compose
+
+    run = validate(compose({"content": str(images_dir / "tubingen.jpg")}, []))
+    assert run.loop == "auto" and run.loop_kind() == "host"
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert run.loop_kind() == "device"
+    adam = validate(compose({"content": str(images_dir / "tubingen.jpg")}, ["optimizer=adam"]))
+    assert adam.loop_kind() == "host"  # the device loop is nstjax's L-BFGS
