@@ -9,7 +9,8 @@ from blank_style import KERAS  # noqa: E402  (the seed article's Keras settings)
 def build() -> Grid:
     return Grid(
         "black_style", "An all-black style image on a portrait (seed article)",
-        [Cell("astronaut", "content", {"steps": 1, "style_weight": 0}), Cell("astronaut", "black style", {})],
+        # The input itself: with no style and no TV term the start is the optimum, whatever steps= says.
+        [Cell("astronaut", "content", {"style_weight": 0, "tv_weight": 0}), Cell("astronaut", "black style", {})],
         defaults={"content": "astronaut", "style": "black", **KERAS},
     )
 
