@@ -27,7 +27,7 @@ def enable_compilation_cache(folder: str | None = None) -> None:
     ``NSTJAX_COMPILATION_CACHE=0`` turns it off."""
     import os
 
-    from nstjax.weights import cache_dir
+    from nstjax.machine import cache_dir
 
     if os.environ.get("NSTJAX_COMPILATION_CACHE", "1") == "0":
         return

@@ -25,7 +25,7 @@ from filelock import FileLock
 
 from nstjax.atomic import write_atomic, write_json
 from nstjax.layers import CONV_LAYERS
-from nstjax.machine import ENV_CACHE, cache_dir  # noqa: F401  (re-exported: nstjax.weights.cache_dir)
+from nstjax.machine import cache_dir
 
 H5_NAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 H5_SIZE = 80_134_624
