@@ -158,9 +158,11 @@ def finish_run(run: RunConfig, problem: Problem, good: Any, terms: dict, status:
         "device": str(jax.devices()[0].device_kind),
         "loop": run.loop_kind(),
         "devices": sharding.devices_of(good.x) if isinstance(good.x, jax.Array) else None,
-        # The fixed yardstick (nstjax.metrics), against the content and the first style image.
+        # The fixed yardstick (nstjax.metrics), against the content and the first style image; only for a
+        # finished run (an interrupted one should exit at once, not compile the yardstick's network first).
         "metrics": metrics.score(image, problem.inputs.content, problem.inputs.yardstick_style
-                                 if problem.inputs.yardstick_style is not None else problem.inputs.styles[0]),
+                                 if problem.inputs.yardstick_style is not None else problem.inputs.styles[0])
+        if status == "done" else None,
         **extra,
         "config": config_record or asdict(run),
     }

@@ -157,11 +157,14 @@ def test_non_finite_and_overflowing_numbers_are_one_line_errors(tmp_path, arg, m
 
 
 def test_a_huge_image_size_is_refused_before_anything_large_is_allocated(tmp_path, pair_args):
-    # The CLI in a process that writes its own peak RSS on exit (RUSAGE_CHILDREN would be the largest of
-    # every child this test session ever ran).
+    # The CLI in a process that writes its own peak RSS on exit: VmHWM, the high-water mark of its own address
+    # space (getrusage's maxrss would include the forking pytest's, and RUSAGE_CHILDREN every earlier child).
     peak = tmp_path / "peak"
-    code = ("import atexit, resource, sys\n"
-            "atexit.register(lambda: open(%r, 'w').write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))\n"
+    code = ("import atexit\n"
+            "def hwm():\n"
+            "    kb = next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
+            "    open(%r, 'w').write(kb)\n"
+            "atexit.register(hwm)\n"
             "from nstjax.cli import main\nmain()\n") % str(peak)
     t0 = time.time()
     r = subprocess.run([sys.executable, "-c", code, *pair_args[:2], "image_size=100000", f"hydra.run.dir={tmp_path / 'run'}"],
