@@ -54,11 +54,11 @@ def test_resume_without_checkpoint_is_an_error(tmp_path, pair_args):
 
 def test_ctrl_c_saves_a_checkpoint_and_the_image(tmp_path, pair_args):
     run_dir = tmp_path / "run"
-    # SIGINT back to its default in the child: a shell that starts the tests in the background ignores it,
-    # and an ignored SIGINT is inherited (Python then never raises KeyboardInterrupt).
-    proc = subprocess.Popen([sys.executable, "-m", "nstjax.cli", *pair_args, "steps=100000", f"hydra.run.dir={run_dir}"],
-                            cwd=tmp_path, stderr=subprocess.PIPE, text=True, env={**os.environ},
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # Python's Ctrl-C handler installed explicitly: a shell that starts the tests in the background ignores
+    # SIGINT, the child inherits that, and Python then never raises KeyboardInterrupt.
+    cli = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\nfrom nstjax.cli import main\nmain()"
+    proc = subprocess.Popen([sys.executable, "-c", cli, *pair_args, "steps=100000", f"hydra.run.dir={run_dir}"],
+                            cwd=tmp_path, stderr=subprocess.PIPE, text=True, env={**os.environ})
     metrics = run_dir / "metrics.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 3):
