@@ -1,7 +1,7 @@
 """The Python API for notebooks and other code: the same library calls as the CLI, no Hydra process.
 
     import nstjax
-    result = nstjax.runner("photo.jpg", "painting.jpg", image_size=256, steps=100, pooling="max")
+    result = nstjax.stylize("photo.jpg", "painting.jpg", image_size=256, steps=100, pooling="max")
     result.image, result.history[-1]["style"], result.metrics["style_gram"]
 """
 
@@ -53,12 +53,6 @@ class Result:
     metrics: dict[str, float]  # the fixed yardstick (nstjax.metrics)
 
 
-def _override(key: str, value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return f"{key}=[{','.join(str(v) for v in value)}]"
-    return f"{key}={'null' if value is None else value}"
-
-
 def stylize(content: Image, style: Image | Sequence[Image], out_dir: str | Path | None = None,
             **overrides: Any) -> Result:
     """One style-transfer run. ``content``, ``style``: paths or uint8 H×W×3 arrays (``style`` may be a
@@ -70,13 +64,13 @@ def stylize(content: Image, style: Image | Sequence[Image], out_dir: str | Path 
     """
     from nstjax.cli import check_overrides
     from nstjax.config import validate
-    from nstjax.experiments import compose
+    from nstjax.experiments import as_override, compose
     from nstjax.normalize import params_for
     from nstjax.runner import run as run_one
 
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     path = lambda x: None if isinstance(x, np.ndarray) else str(x)  # arrays are recorded as null
-    strings = [_override(k, v) for k, v in overrides.items()]
+    strings = [as_override(k, v) for k, v in overrides.items()]
     check_overrides(strings)
     style_paths = [path(s) for s in styles] if len(styles) > 1 else path(styles[0])
     cfg = compose({"progress": False, "content": path(content), "style": style_paths}, strings)

@@ -63,17 +63,19 @@ def resolve_image(name: str, images_dir: Path, inputs_dir: Path) -> str:
     return str(path)
 
 
+def as_override(key: str, value) -> str:
+    """A config value as a command-line override string (``key=value``, lists as ``[a,b]``, None as null)."""
+    if isinstance(value, (list, tuple)):
+        return f"{key}=[{','.join(str(x) for x in value)}]"
+    return f"{key}={'null' if value is None else value}"
+
+
 def compose(overrides: dict, cli: list[str]):
     """configs/config.yaml + overrides (dict) + command-line overrides (strings), as the CLI composes."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
     from nstjax.cli import CONFIG_DIR
-
-    def as_override(k, v):
-        if isinstance(v, (list, tuple)):
-            return f"{k}=[{','.join(str(x) for x in v)}]"
-        return f"{k}={'null' if v is None else v}"
 
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
         return hydra_compose("config", [as_override(k, v) for k, v in overrides.items()] + cli)
