@@ -81,6 +81,20 @@ def compose(overrides: dict, cli: list[str]):
         return hydra_compose("config", [as_override(k, v) for k, v in overrides.items()] + cli)
 
 
+def finished_run(run_dir: Path, record: dict) -> dict | None:
+    """The summary of a run that finished in ``run_dir`` with exactly this config, else None.
+
+    Lets an interrupted figure run continue where it stopped: a 256 px cell costs minutes on a CPU.
+    """
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if summary.get("status") != "done" or summary.get("config") != record or not (run_dir / "final.png").is_file():
+        return None
+    return summary
+
+
 def run_grid(grid: Grid, cli: list[str], out_dir: Path, images_dir: Path) -> dict:
     from nstjax.config import validate
     from nstjax.normalize import params_for
@@ -101,8 +115,10 @@ def run_grid(grid: Grid, cli: list[str], out_dir: Path, images_dir: Path) -> dic
         from omegaconf import OmegaConf
 
         record = OmegaConf.to_container(cfg, resolve=True)
-        print(f"[{grid.name}] {i + 1}/{len(grid.cells)}: {cell.row} / {cell.col}", file=sys.stderr, flush=True)
-        summary = stylize(run, params_for(run.weights), cell_dir / f"{i:02d}", record)
+        done = finished_run(cell_dir / f"{i:02d}", record)
+        print(f"[{grid.name}] {i + 1}/{len(grid.cells)}: {cell.row} / {cell.col}{' (done before, reused)' if done else ''}",
+              file=sys.stderr, flush=True)
+        summary = done or stylize(run, params_for(run.weights), cell_dir / f"{i:02d}", record)
         metrics = [json.loads(line)["total"] for line in (cell_dir / f"{i:02d}" / "metrics.jsonl").read_text().splitlines()]
         results.append({"row": cell.row, "col": cell.col, "dir": str(cell_dir / f"{i:02d}"), "config": record,
                         "loss": summary["loss"], "metrics": summary["metrics"], "steps": summary["steps"],
