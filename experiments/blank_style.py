@@ -3,7 +3,9 @@ of the Keras example is 20 L-BFGS evaluations; here 20 L-BFGS steps), with the a
 
 from nstjax.experiments import Cell, Grid, main
 
-KERAS = {"content_layers": "keras", "style_layers": "keras", "ratio": 0.025, "tv_weight": 1.0, "pooling": "max"}
+# The example's objective and weights: content_weight 0.025, style_weight 1 (= 0.025 / ratio), TV 1.
+KERAS = {"convention": "keras", "content_layers": "keras", "style_layers": "keras", "content_weight": 0.025,
+         "ratio": 0.025, "tv_weight": 1.0, "pooling": "max"}
 
 
 def build() -> Grid:

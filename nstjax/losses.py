@@ -32,7 +32,7 @@ def content_loss(features: Features, targets: Features, convention: str = "paper
 
 def style_loss(features: Features, targets: Mapping[str, Stats], layer_weights: Mapping[str, float],
                statistic: str = "gram", convention: str = "paper", masks: Features | None = None,
-               key: jax.Array | None = None) -> jax.Array:
+               key: jax.Array | None = None, pixels: int | None = None) -> jax.Array:
     """Σ_l w_l · c · D_l(X_l, style_l): D the statistic's mean squared difference (``nstjax.statistics``),
     c the convention's factor. Paper + gram: Σ_l w_l / (4 N_l² M_l²) Σ (G_l − A_l)².
 
@@ -46,7 +46,8 @@ def style_loss(features: Features, targets: Mapping[str, Stats], layer_weights: 
         x = f.reshape(-1, f.shape[-1])
         mask = None if masks is None else masks[name].reshape(-1)
         layer_key = None if key is None else jax.random.fold_in(key, i)
-        total = total + layer_weights[name] * factor * stat.distance(x, target, mask, layer_key)
+        scale = factor(name, x.shape[0], x.shape[0] if pixels is None else pixels)
+        total = total + layer_weights[name] * scale * stat.distance(x, target, mask, layer_key)
     return total
 
 
@@ -77,7 +78,8 @@ def total_loss(features: Features, image: jax.Array, content_targets: Features, 
     ``regions``: (weight, style targets, masks) per masked style image; used instead of ``style_targets``.
     ``key``: random numbers for a stochastic statistic (``swd``).
     """
-    style_of = lambda targets, masks=None: style_loss(features, targets, layer_weights, statistic, convention, masks, key)
+    style_of = lambda targets, masks=None: style_loss(features, targets, layer_weights, statistic, convention, masks, key,
+                                                       image.shape[-3] * image.shape[-2])
     style = sum(w * style_of(t, m) for w, t, m in regions) if regions else style_of(style_targets)
     terms = {"content": content_loss(features, content_targets, convention), "style": style, "tv": tv_loss(image)}
     total = weights.content * terms["content"] + weights.style * terms["style"] + weights.tv * terms["tv"]

@@ -104,7 +104,17 @@ def test_conventions_pin_each_formula_on_a_tiny_input():
     assert paper_w == {"relu1_1": 0.5, "relu2_1": 0.5}
     paper = losses.style_loss(f, targets, {k: 1.0 for k in f}, "gram", "paper")
     assert float(paper) == pytest.approx(0.25 * float(losses.style_loss(f, targets, {k: 1.0 for k in f}, "gram", "reference")), rel=1e-6)
+    # Keras example: Σ (F − P)² and Σ_l (1/L) Σ (G − A)² / (4·3²·(H·W)²), H·W the image's pixels.
+    assert float(losses.content_loss(f, content, "keras")) == pytest.approx(np.sum(d**2), rel=1e-5)
+    pixels = 48 * 48
+    keras = 0.0
+    for k, v in f.items():
+        fm, pm = v.reshape(-1, v.shape[-1]).astype(np.float64), p[k].reshape(-1, v.shape[-1]).astype(np.float64)
+        keras += 0.5 * np.sum((fm.T @ fm - pm.T @ pm) ** 2) / (4 * 9 * pixels**2)
+    ours = losses.style_loss(f, targets, CONVENTIONS["keras"].layer_weights(tuple(f)), "gram", "keras", pixels=pixels)
+    assert float(ours) == pytest.approx(keras, rel=1e-4)
     # β from α and the ratio label: paper α/ratio; reference α·1e-3/ratio (1 at the default ratio).
     assert CONVENTIONS["paper"].beta(2.0, 1e-3) == pytest.approx(2e3)
+    assert CONVENTIONS["keras"].beta(0.025, 0.025) == pytest.approx(1.0)
     assert CONVENTIONS["reference"].beta(1.0, REFERENCE_RATIO) == pytest.approx(1.0)
     assert CONVENTIONS["reference"].beta(1.0, 1e-5) == pytest.approx(100.0)
