@@ -36,3 +36,17 @@ def test_experiment_runs_small(name, tmp_path, images_dir, params):
             if key not in ("content", "style", "steps"):
                 assert cell["config"][key] == value, (key, cell["config"][key], value)
     assert result["figure"] == tmp_path / f"{name}.png"
+
+
+def test_an_interrupted_figure_run_reuses_finished_cells_only(tmp_path, images_dir, params):
+    grid = importlib.import_module("black_style").build()
+    first = run_grid(grid, ["image_size=64", "steps=5"], tmp_path, images_dir)
+    (tmp_path / "black_style" / "01" / "summary.json").unlink()  # as if stopped during the second cell
+    stamp = (tmp_path / "black_style" / "00" / "final.png").stat().st_mtime_ns
+    again = run_grid(grid, ["image_size=64", "steps=5"], tmp_path, images_dir)
+    assert (tmp_path / "black_style" / "00" / "final.png").stat().st_mtime_ns == stamp  # reused
+    assert (tmp_path / "black_style" / "01" / "summary.json").is_file()  # rerun
+    assert [c["loss"] for c in again["cells"]] == [c["loss"] for c in first["cells"]]
+    changed = run_grid(grid, ["image_size=64", "steps=3"], tmp_path, images_dir)  # another config: rerun
+    assert (tmp_path / "black_style" / "00" / "final.png").stat().st_mtime_ns != stamp
+    assert all(c["steps"] <= 3 for c in changed["cells"])
