@@ -2,12 +2,14 @@
 
 from nstjax.experiments import Cell, Grid, main
 
+from blank_style import KERAS  # noqa: E402  (the seed article's Keras settings)
+
 
 def build() -> Grid:
     return Grid(
         "blank_content", "A blank content image: pure texture synthesis (seed article)",
         [Cell("blank content", style, {"style": style}) for style in ("starry_night", "composition_vii")],
-        defaults={"content": "blank", "init": "content"},
+        defaults={"content": "blank", "init": "content", **KERAS},
     )
 
 
