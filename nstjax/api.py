@@ -93,9 +93,6 @@ def stylize(content: Image, style: Image | Sequence[Image], out_dir: str | Path 
 def score(image: Image, content: Image, style: Image) -> dict[str, float]:
     """The yardstick (``nstjax.metrics``) of any image, as paths or uint8 arrays: content_distance,
     style_gram, style_swd, colour."""
-    from nstjax import images, metrics
+    from nstjax import metrics
 
-    out = images.load_image(image) if not isinstance(image, np.ndarray) else images.as_rgb_array(image)
-    fit = out.shape[:2]
-    load = lambda x: images.as_rgb_array(x) if isinstance(x, np.ndarray) else images.load_image(x, fit=fit)
-    return metrics.score(out, load(content), load(style))
+    return metrics.score_files(image, content, style)

@@ -96,15 +96,16 @@ def score(image: np.ndarray, content: np.ndarray, style: np.ndarray, params: dic
             "style_swd": float(np.mean(swds)), "colour": gaussian_w2(pixels(image), pixels(style))}
 
 
-def score_files(image: str, content: str, style: str) -> dict[str, Any]:
-    """``score`` of image files (any format ``nstjax.images`` reads)."""
+def score_files(image: str | np.ndarray, content: str | np.ndarray, style: str | np.ndarray) -> dict[str, Any]:
+    """``score`` of images given as files (any format ``nstjax.images`` reads) or uint8 arrays."""
     from nstjax import images
 
-    out = images.load_image(image)
+    load = lambda x, fit=None: images.as_rgb_array(x) if isinstance(x, np.ndarray) else images.load_image(x, fit=fit)
+    out = load(image)
     # Decoded as a run decodes them (a JPEG at a reduced scale when much larger), so that the score of a
     # run's final.png reproduces its summary.json.
     fit = out.shape[:2]
-    return score(out, images.load_image(content, fit=fit), images.load_image(style, fit=fit))
+    return score(out, load(content, fit), load(style, fit))
 
 
 def main(argv: list[str] | None = None) -> int:
