@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import asdict, dataclass, replace
@@ -32,11 +33,14 @@ class Inputs:
     yardstick_style: np.ndarray | None = None  # the first style image as given (before colour matching)
 
 
+@functools.lru_cache(maxsize=2)
 def default_image(which: str) -> np.ndarray:
-    """Images that need no download: scikit-image ships them."""
+    """Images that need no download: scikit-image ships them. Decoded once (read-only: it is shared)."""
     import skimage.data
 
-    return {"content": skimage.data.astronaut, "style": skimage.data.immunohistochemistry}[which]()
+    image = {"content": skimage.data.astronaut, "style": skimage.data.immunohistochemistry}[which]()
+    image.setflags(write=False)
+    return image
 
 
 def _shape_of(source, which: str) -> tuple[int, int]:
