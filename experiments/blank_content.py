@@ -1,6 +1,6 @@
 """Seed article: a blank (white) image as content, i.e. texture synthesis guided by the style alone."""
 
-from nstjax.experiments import Cell, Grid, main
+from nstjax.run.experiments import Cell, Grid, main
 
 from blank_style import KERAS  # noqa: E402  (the seed article's Keras settings)
 

@@ -1,7 +1,7 @@
 """Seed article: a blank (white) style image, after 1 and after 10 outer iterations (each outer iteration
 of the Keras example is 20 L-BFGS evaluations; here 20 L-BFGS steps), with the article's Keras settings."""
 
-from nstjax.experiments import Cell, Grid, main
+from nstjax.run.experiments import Cell, Grid, main
 
 # The example's objective and weights: content_weight 0.025, style_weight 1 (= 0.025 / ratio), TV 1.
 KERAS = {"convention": "keras", "content_layers": "keras", "style_layers": "keras", "content_weight": 0.025,

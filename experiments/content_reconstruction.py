@@ -1,6 +1,6 @@
 """CVPR 2016 Fig. 1, bottom row: tubingen reconstructed from white noise with the content loss alone."""
 
-from nstjax.experiments import Cell, Grid, main
+from nstjax.run.experiments import Cell, Grid, main
 
 LAYERS = ("relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2")
 

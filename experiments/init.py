@@ -1,6 +1,6 @@
 """CVPR 2016 Fig. 6: starting from the content, from the style, and from four white-noise seeds."""
 
-from nstjax.experiments import Cell, Grid, main
+from nstjax.run.experiments import Cell, Grid, main
 
 
 def build() -> Grid:

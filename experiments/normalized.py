@@ -1,7 +1,7 @@
 """The paper's normalised network against the ImageNet weights, under both conventions, at the paper's
 ratio: which combination makes the printed ratio stylise as the paper's figures do."""
 
-from nstjax.experiments import Cell, Grid, main
+from nstjax.run.experiments import Cell, Grid, main
 
 CASES = {"imagenet, paper": {"weights": "imagenet", "convention": "paper"},
          "normalized, paper": {"weights": "normalized", "convention": "paper"},

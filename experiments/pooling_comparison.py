@@ -1,7 +1,7 @@
 """The four poolings (max, avg, l2, blur) on two content/style pairs: images, the yardstick's metrics (one
 fixed network, so they compare across poolings) and each run's own loss curve."""
 
-from nstjax.experiments import Cell, Grid, main
+from nstjax.run.experiments import Cell, Grid, main
 
 PAIRS = {"tubingen × starry_night": ("tubingen", "starry_night"), "tubingen × the_scream": ("tubingen", "the_scream")}
 POOLINGS = ("max", "avg", "l2", "blur")

@@ -1,7 +1,7 @@
 """arXiv 2015 Fig. 3: composition_vii on tubingen; rows: style layers up to relu1_1 … relu5_1;
 columns: ratio α/β 1e-5 … 1e-2."""
 
-from nstjax.experiments import Cell, Grid, main
+from nstjax.run.experiments import Cell, Grid, main
 
 RATIOS = (1e-5, 1e-4, 1e-3, 1e-2)
 

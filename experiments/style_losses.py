@@ -1,7 +1,7 @@
 """One content/style pair under each style statistic (gram, mean_std, w2, swd) at the same ratio, with the
 yardstick's metrics: what each statistic transfers, measured by one fixed network."""
 
-from nstjax.experiments import Cell, Grid, main
+from nstjax.run.experiments import Cell, Grid, main
 
 
 def build() -> Grid:

@@ -1,6 +1,6 @@
 """CVPR 2016 Fig. 1, top row: starry_night's style from white noise, cumulative style layer sets."""
 
-from nstjax.experiments import Cell, Grid, main
+from nstjax.run.experiments import Cell, Grid, main
 
 
 def build() -> Grid:

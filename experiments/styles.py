@@ -1,6 +1,6 @@
 """CVPR 2016 Fig. 3: tubingen in four public-domain styles, with the paper's ratios."""
 
-from nstjax.experiments import Cell, Grid, main
+from nstjax.run.experiments import Cell, Grid, main
 
 STYLES = {"shipwreck": 1e-3, "starry_night": 8e-4, "the_scream": 5e-3, "composition_vii": 5e-4}
 

@@ -17,10 +17,10 @@ from typing import Any, Sequence
 import jax.numpy as jnp
 import numpy as np
 
-from nstjax import weights
-from nstjax.layers import ORDER, resolve_layers
-from nstjax.objective import feature_fn
-from nstjax.pooling import POOLING
+from nstjax.io import weights
+from nstjax.model.layers import ORDER, resolve_layers
+from nstjax.model.pooling import POOLING
+from nstjax.objective.compiled import feature_fn
 
 Image = "str | Path | np.ndarray"
 
@@ -50,7 +50,7 @@ class Result:
     image: np.ndarray  # uint8 H×W×3
     summary: dict[str, Any]  # what summary.json holds
     history: list[dict[str, float]]  # one dict per step, as metrics.jsonl: step, total, content, style, tv, ...
-    metrics: dict[str, float]  # the fixed yardstick (nstjax.metrics)
+    metrics: dict[str, float]  # the fixed yardstick (nstjax.objective.metrics)
 
 
 def stylize(content: Image, style: Image | Sequence[Image], out_dir: str | Path | None = None,
@@ -63,10 +63,10 @@ def stylize(content: Image, style: Image | Sequence[Image], out_dir: str | Path 
     left on disk). Compiled programs are reused by later calls in the same process.
     """
     from nstjax.cli import check_overrides
-    from nstjax.config import validate
-    from nstjax.experiments import as_override, compose
-    from nstjax.normalize import params_for
-    from nstjax.runner import run as run_one
+    from nstjax.objective.normalize import params_for
+    from nstjax.run.config import validate
+    from nstjax.run.experiments import as_override, compose
+    from nstjax.run.runner import run as run_one
 
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     path = lambda x: None if isinstance(x, np.ndarray) else str(x)  # arrays are recorded as null
@@ -84,15 +84,15 @@ def stylize(content: Image, style: Image | Sequence[Image], out_dir: str | Path 
         folder = Path(out_dir) if out_dir is not None else Path(tmp)
         summary = run_one(run, params_for(run.weights), folder, record, **given)
         history = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
-        from nstjax.images import load_image
+        from nstjax.io.images import load_image
 
         image = load_image(folder / ("final.png" if summary["status"] == "done" else "last.png"))
     return Result(image, summary, history, summary["metrics"])
 
 
 def score(image: Image, content: Image, style: Image) -> dict[str, float]:
-    """The yardstick (``nstjax.metrics``) of any image, as paths or uint8 arrays: content_distance,
+    """The yardstick (``nstjax.objective.metrics``) of any image, as paths or uint8 arrays: content_distance,
     style_gram, style_swd, colour."""
-    from nstjax import metrics
+    from nstjax.objective import metrics
 
     return metrics.score_files(image, content, style)

@@ -16,16 +16,15 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from nstjax.checkpoint import CheckpointError
-from nstjax.config import ConfigError, RunConfig, validate
-from nstjax.images import ImageError
-from nstjax.resources import TooLarge
-from nstjax.sharding import job_device, on_device
-from nstjax.runner import RunError, load_inputs
-from nstjax.runner import run as stylize_run
-from nstjax.weights import WeightsError
+from nstjax.io.checkpoint import CheckpointError
+from nstjax.io.images import ImageError
+from nstjax.io.weights import WeightsError
+from nstjax.run.config import CONFIG_DIR, ConfigError, RunConfig, validate
+from nstjax.run.resources import TooLarge
+from nstjax.run.runner import RunError, load_inputs
+from nstjax.run.runner import run as stylize_run
+from nstjax.run.sharding import job_device, on_device
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 GROUPS = ("optimizer", "logger")
 USER_ERRORS = (ConfigError, ImageError, WeightsError, RunError, TooLarge, CheckpointError)
 _failures: list[str] = []
@@ -79,7 +78,7 @@ def _discard_if_empty(out_dir: Path) -> None:
 
 def run_job(cfg: DictConfig, out_dir: Path, wandb: dict | None = None) -> dict:
     """What one Hydra job does, importable by tests: validate, load, stylise, write."""
-    from nstjax.normalize import params_for
+    from nstjax.objective.normalize import params_for
 
     run: RunConfig = validate(cfg)
     inputs = load_inputs(run)  # bad images fail before the weights are touched
@@ -144,10 +143,10 @@ def collect_job(cfg: DictConfig) -> Job:
 
 
 def run_collected(jobs: list[Job], max_batch: int) -> dict[str, dict | None]:
-    """Runs collected jobs, those that can share a batch (``nstjax.batch.group``) as one, at most
+    """Runs collected jobs, those that can share a batch (``nstjax.run.batch.group``) as one, at most
     ``max_batch`` at a time; returns each job's summary (None if it failed) by output directory."""
-    from nstjax.batch import group, stylize_batch
-    from nstjax.normalize import params_for
+    from nstjax.objective.normalize import params_for
+    from nstjax.run.batch import group, stylize_batch
 
     outcomes: dict[str, dict | None] = {}
     valid = [j for j in jobs if isinstance(j.run, RunConfig)]
@@ -213,7 +212,7 @@ def main() -> None:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    from nstjax.objective import enable_compilation_cache
+    from nstjax.objective.compiled import enable_compilation_cache
 
     enable_compilation_cache()
     _app()

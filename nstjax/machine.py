@@ -1,6 +1,6 @@
 """This machine's identity and what was tuned for it; importable before JAX starts (no jax import).
 
-The tuned choices (``nstjax.tune``) live in ``tune.json`` beside the weights cache, keyed by the CPU model,
+The tuned choices (``nstjax.objective.tune``) live in ``tune.json`` beside the weights cache, keyed by the CPU model,
 its instruction set, the JAX version and the backend, so a plan measured on one machine is never applied
 on another, and a second run on the same one does not tune again.
 """

@@ -22,13 +22,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-from nstjax.images import PAPER_IMAGES as IMAGES  # noqa: E402
+from nstjax.io.images import PAPER_IMAGES as IMAGES  # noqa: E402
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
 def forward_gflop(h: int, w: int) -> float:
     """Direct-convolution GFLOP of VGG19 up to relu5_1 (conv5_1), forward."""
-    from nstjax.layers import BLOCKS
+    from nstjax.model.layers import BLOCKS
 
     total, cin = 0, 3
     for b, (cout, count) in enumerate(BLOCKS, 1):
@@ -40,7 +40,7 @@ def forward_gflop(h: int, w: int) -> float:
 
 
 def load_pair(size: int):
-    from nstjax import images
+    from nstjax.io import images
 
     content = images.resize_longest(images.load_image(IMAGES / "tubingen.jpg"), size)
     style = images.resize(images.load_image(IMAGES / "starry_night.jpg"), content.shape[:2])
@@ -50,11 +50,12 @@ def load_pair(size: int):
 def worker_jax(size: int, iterations: int, repeats: int, gpu: bool, target: float | None = None) -> dict:
     import jax
 
-    from nstjax import config, objective
-    from nstjax.experiments import compose
-    from nstjax.lbfgs import LBFGS
-    from nstjax.runner import Inputs, prepare
-    from nstjax.weights import load_params
+    from nstjax.io.weights import load_params
+    from nstjax.objective import compiled
+    from nstjax.optim.lbfgs import LBFGS
+    from nstjax.run import config
+    from nstjax.run.experiments import compose
+    from nstjax.run.runner import Inputs, prepare
 
     content, style = load_pair(size)
     # The reference's settings, spelled out: the config defaults could change under the benchmark.
@@ -63,7 +64,7 @@ def worker_jax(size: int, iterations: int, repeats: int, gpu: bool, target: floa
                                    "tv_weight": 0, "init": "content", "preserve_color": "none", "weights": "imagenet",
                                    "conv": "auto", "style_scale": 1.0}, ["optimizer=lbfgs", "optimizer.history=100"]))
     problem = prepare(run, load_params(), Inputs(content, [style]))
-    fg = objective.value_and_grad_fn(problem.spec)
+    fg = compiled.value_and_grad_fn(problem.spec)
     t0 = time.perf_counter()
     jax.block_until_ready(fg(problem.data, problem.x0))
     compile_s = time.perf_counter() - t0
@@ -85,7 +86,7 @@ def worker_jax(size: int, iterations: int, repeats: int, gpu: bool, target: floa
     tuned = os.environ.get("NSTJAX_TUNE", "1") != "0"
     return {"framework": f"nstjax ({'tuned plan' if tuned else 'fixed plan'})", "peak_rss_gb": peak, "device": str(jax.devices()[0].device_kind), "compile_s": compile_s,
             "eval_s": min(times), "eval_s_median": sorted(times)[len(times) // 2], "trace": trace,
-            "winograd_layers": len(objective.winograd_layers(problem.spec, problem.x0.shape)),
+            "winograd_layers": len(compiled.winograd_layers(problem.spec, problem.x0.shape)),
             "jax": jax.__version__}
 
 
@@ -95,7 +96,7 @@ def worker_torch(size: int, iterations: int, repeats: int, gpu: bool, target: fl
 
     sys.path.insert(0, str(ROOT / "scripts"))
     import torch_reference as tr
-    from nstjax.weights import load_params
+    from nstjax.io.weights import load_params
 
     device = "cuda" if gpu else "cpu"
     content, style = load_pair(size)

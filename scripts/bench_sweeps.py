@@ -1,7 +1,7 @@
 """`make bench` (second part): batched sweeps and coarse-to-fine, measured in this process.
 
 Batched: B runs differing in ratio (the sweep users run most), L-BFGS for N steps each, one after another
-(one compilation shared) against the same runs as one batch (``nstjax.batch``). Coarse-to-fine: the time
+(one compilation shared) against the same runs as one batch (``nstjax.run.batch``). Coarse-to-fine: the time
 a ``scales`` run needs to reach the objective value that a single-scale run ends with, at the final size.
 Writes bench/sweeps.json and bench/sweeps.md.
 
@@ -20,12 +20,12 @@ from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-from nstjax import batch  # noqa: E402
-from nstjax.config import validate  # noqa: E402
-from nstjax.experiments import compose  # noqa: E402
-from nstjax.images import PAPER_IMAGES  # noqa: E402
-from nstjax.runner import stylize, stylize_scales  # noqa: E402
-from nstjax.weights import load_params  # noqa: E402
+from nstjax.io.images import PAPER_IMAGES  # noqa: E402
+from nstjax.io.weights import load_params  # noqa: E402
+from nstjax.run import batch  # noqa: E402
+from nstjax.run.config import validate  # noqa: E402
+from nstjax.run.experiments import compose  # noqa: E402
+from nstjax.run.runner import stylize, stylize_scales  # noqa: E402
 
 RATIOS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
 

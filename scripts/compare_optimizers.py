@@ -13,13 +13,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import jax  # noqa: E402
 
-from nstjax import config, objective  # noqa: E402
-from nstjax.experiments import compose  # noqa: E402
-from nstjax.normalize import params_for  # noqa: E402
-from nstjax.optimize import OPTIMIZERS, make_optimizer  # noqa: E402
-from nstjax.runner import prepare  # noqa: E402
+from nstjax.objective import compiled  # noqa: E402
+from nstjax.objective.normalize import params_for  # noqa: E402
+from nstjax.optim.optimize import OPTIMIZERS, make_optimizer  # noqa: E402
+from nstjax.run import config
+from nstjax.run.experiments import compose  # noqa: E402
+from nstjax.run.runner import prepare  # noqa: E402
 
-from nstjax.images import PAPER_IMAGES as IMAGES  # noqa: E402
+from nstjax.io.images import PAPER_IMAGES as IMAGES  # noqa: E402
 
 
 def main() -> None:
@@ -33,9 +34,9 @@ def main() -> None:
         run = config.validate(compose({"content": IMAGES / "tubingen.jpg", "style": IMAGES / "starry_night.jpg",
                                        "image_size": args.size}, [f"optimizer={name}"]))
         problem = prepare(run, params_for("imagenet"))
-        fg = objective.value_and_grad_fn(problem.spec)
+        fg = compiled.value_and_grad_fn(problem.spec)
         jax.block_until_ready(fg(problem.data, problem.x0))
-        opt = make_optimizer(run.optimizer, objective.loss_fn(problem.spec), fg, problem.data)
+        opt = make_optimizer(run.optimizer, compiled.loss_fn(problem.spec), fg, problem.data)
         state = opt.step(opt.init(problem.x0))  # compiles the optimiser's own functions
         t0 = time.perf_counter()
         for _ in range(args.steps - 1):

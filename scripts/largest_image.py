@@ -4,7 +4,7 @@ XLA's ``memory_analysis()`` of the loss+gradient program (arguments, outputs, te
 sizes gives bytes = fixed + per-pixel·pixels; L-BFGS adds 2·history image-sized buffers plus a few vectors
 (they live where the image lives: split over the devices with ``shard=spatial``). One device and four
 (``shard=spatial``, forced host devices: XLA's SPMD partitioning is the same program on GPUs), with
-``conv=direct`` (the GPU path). The CPU's RAM line uses ``nstjax.resources``' estimate, calibrated on peak RSS.
+``conv=direct`` (the GPU path). The CPU's RAM line uses ``nstjax.run.resources``' estimate, calibrated on peak RSS.
 
     python scripts/largest_image.py [--history 100]
 """
@@ -20,20 +20,22 @@ import sys
 
 PROBE = r"""
 import json, sys, jax, jax.numpy as jnp, numpy as np
-from nstjax import objective, sharding, weights
-from nstjax.losses import Weights
+from nstjax.io import weights
+from nstjax.objective import compiled
+from nstjax.objective.losses import Weights
+from nstjax.run import sharding
 params = weights.load_params()
-spec = objective.Spec(conv="direct")
+spec = compiled.Spec(conv="direct")
 out = {}
 for size in (256, 512):
     rng = np.random.default_rng(0)
     content, style = (rng.integers(0, 255, (size, size, 3)).astype(np.uint8) for _ in range(2))
-    data = objective.Data(params, objective.make_targets(params, spec, content, [style]), Weights(1.0, 1e3, 0.0))
+    data = compiled.Data(params, compiled.make_targets(params, spec, content, [style]), Weights(1.0, 1e3, 0.0))
     x = jnp.asarray(content, jnp.float32)
     mesh = sharding.rows_mesh(size)
     if mesh is not None:
         data, x = sharding.replicate(data, mesh), sharding.split(x, mesh, "rows")
-    m = objective.value_and_grad_fn(spec).lower(data, x).compile().memory_analysis()
+    m = compiled.value_and_grad_fn(spec).lower(data, x).compile().memory_analysis()
     out[size] = m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes - m.alias_size_in_bytes
 print(json.dumps(out))
 """
@@ -69,7 +71,7 @@ def main() -> None:
         for gb in (80,):
             rows.append({"devices": devices, "memory_gb": gb, "program_bytes_per_pixel": per_pixel,
                          "fixed_bytes": fixed, "largest_side": largest(fixed, per_device_pixel, gb * 1e9)})
-    from nstjax import resources
+    from nstjax.run import resources
 
     cpu_per_pixel = resources.BYTES_PER_PIXEL + 2 * args.history * 3 * 4
     rows.append({"devices": "CPU RAM", "memory_gb": 24, "largest_side": largest(resources.FIXED_BYTES, cpu_per_pixel, 24e9)})

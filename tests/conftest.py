@@ -23,13 +23,13 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
-from nstjax.images import PAPER_IMAGES as IMAGES  # noqa: E402  (NSTJAX_IMAGES or ../shared/images)
+from nstjax.io.images import PAPER_IMAGES as IMAGES  # noqa: E402  (NSTJAX_IMAGES or ../shared/images)
 
 
 @pytest.fixture(scope="session")
 def params():
     """The real ImageNet weights (fetched into the cache on first use)."""
-    from nstjax import weights
+    from nstjax.io import weights
 
     return weights.load_params()
 
@@ -44,7 +44,7 @@ def images_dir() -> Path:
 @pytest.fixture(scope="session")
 def pair_128(images_dir):
     """tubingen at 128 px (longest side) and starry_night resized to the same size."""
-    from nstjax import images
+    from nstjax.io import images
 
     content = images.resize_longest(images.load_image(images_dir / "tubingen.jpg"), 128)
     style = images.resize(images.load_image(images_dir / "starry_night.jpg"), content.shape[:2])
@@ -53,6 +53,6 @@ def pair_128(images_dir):
 
 def pytest_configure(config):
     # Compiled programs persist between test runs (and CLI subprocesses share them).
-    from nstjax.objective import enable_compilation_cache
+    from nstjax.objective.compiled import enable_compilation_cache
 
     enable_compilation_cache()

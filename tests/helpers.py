@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from nstjax.experiments import compose
+from nstjax.run.experiments import compose
 
 
 def compose_cfg(*overrides: str) -> DictConfig:

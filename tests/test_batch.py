@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from helpers import compose_cfg
-from nstjax import batch
-from nstjax.config import validate
-from nstjax.runner import stylize
+from nstjax.run import batch
+from nstjax.run.config import validate
+from nstjax.run.runner import stylize
 
 
 def runs_of(images_dir, *variants):

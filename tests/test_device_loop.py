@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nstjax.lbfgs import LBFGS
-from nstjax.lbfgs_device import DeviceLBFGS
+from nstjax.optim.lbfgs import LBFGS
+from nstjax.optim.lbfgs_device import DeviceLBFGS
 from test_cli import nstjax
 
 
@@ -85,8 +85,8 @@ def test_device_loop_options_are_checked(tmp_path, pair_args):
 
 
 def test_auto_is_the_device_loop_on_accelerators_and_the_host_loop_on_cpus(monkeypatch, images_dir):
-    from nstjax.config import validate
-    from nstjax.experiments import compose
+    from nstjax.run.config import validate
+    from nstjax.run.experiments import compose
 
     run = validate(compose({"content": str(images_dir / "tubingen.jpg")}, []))
     assert run.loop == "auto" and run.loop_kind() == "host"

@@ -72,22 +72,24 @@ def test_each_device_holds_its_share(tmp_path):
     256 px: some partitioned operations keep whole-image buffers, so the split saves half, not 3/4)."""
     code = r"""
 import json, jax, jax.numpy as jnp, numpy as np
-from nstjax import objective, batch, sharding, weights
-from nstjax.losses import Weights
+from nstjax.io import weights
+from nstjax.objective import compiled
+from nstjax.objective.losses import Weights
+from nstjax.run import batch, sharding
 params = weights.load_params()
-spec = objective.Spec(conv="direct")
+spec = compiled.Spec(conv="direct")
 rng = np.random.default_rng(0)
 content, style = (rng.integers(0, 255, (256, 256, 3)).astype(np.uint8) for _ in range(2))
-t = objective.make_targets(params, spec, content, [style])
+t = compiled.make_targets(params, spec, content, [style])
 w = Weights(jnp.float32(1.0), jnp.float32(1e3), jnp.float32(0.0))
 out = {}
-data = objective.Data(params, t, w)
+data = compiled.Data(params, t, w)
 x = jnp.asarray(content, jnp.float32)
-fg = objective.value_and_grad_fn(spec)
+fg = compiled.value_and_grad_fn(spec)
 out["one"] = fg.lower(data, x).compile().memory_analysis().temp_size_in_bytes
 mesh = sharding.rows_mesh(256)
 out["rows"] = fg.lower(sharding.replicate(data, mesh), sharding.split(x, mesh, "rows")).compile().memory_analysis().temp_size_in_bytes
-bdata = objective.Data(params, t._replace(layer_weights={k: jnp.stack([v] * 4) for k, v in t.layer_weights.items()}),
+bdata = compiled.Data(params, t._replace(layer_weights={k: jnp.stack([v] * 4) for k, v in t.layer_weights.items()}),
                        Weights(*(jnp.stack([v] * 4) for v in w)))
 bfg = batch.value_and_grad_fn(spec)
 xs = jnp.stack([x] * 4)

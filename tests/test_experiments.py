@@ -13,7 +13,7 @@ from PIL import Image
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "experiments"))
-from nstjax.experiments import run_grid  # noqa: E402
+from nstjax.run.experiments import run_grid  # noqa: E402
 
 EXPERIMENTS = ["content_reconstruction", "style_reconstruction", "styles", "ratio_layers", "init",
                "pooling_comparison", "style_losses", "blank_content", "blank_style", "black_style", "normalized"]

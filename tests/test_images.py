@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from nstjax import images
+from nstjax.io import images
 
 
 def gradient(h=40, w=60):

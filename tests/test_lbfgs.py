@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nstjax.lbfgs import LBFGS, _Point, strong_wolfe
+from nstjax.optim.lbfgs import LBFGS, _Point, strong_wolfe
 
 
 def rosenbrock_fg():
@@ -64,7 +64,7 @@ def test_strong_wolfe_conditions_hold():
 def test_growing_history_matches_preallocated(monkeypatch):
     # The ring buffers start small and double (8 → 16 → 20 here); the iterates must be those of buffers
     # allocated whole, through growth and wrap-around.
-    from nstjax import lbfgs
+    from nstjax.optim import lbfgs
 
     def run(initial: int):
         monkeypatch.setattr(lbfgs, "INITIAL_CAPACITY", initial)

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nstjax import losses
+from nstjax.objective import losses
 
 
 @pytest.fixture

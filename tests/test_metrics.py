@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nstjax import metrics
+from nstjax.objective import metrics
 from test_cli import nstjax
 from test_vgg import numpy_vgg19
 
@@ -79,7 +79,7 @@ def test_every_run_is_scored_by_the_same_yardstick_and_nstjax_score_reproduces_i
         assert r.returncode == 0, r.stderr
         summary = json.loads((out / "summary.json").read_text())
         assert set(summary["metrics"]) == set(metrics.METRICS)
-        cli = subprocess.run([sys.executable, "-m", "nstjax.metrics", str(out / "final.png"), "--content", str(content),
+        cli = subprocess.run([sys.executable, "-m", "nstjax.objective.metrics", str(out / "final.png"), "--content", str(content),
                               "--style", str(style)], capture_output=True, text=True, cwd=tmp_path)
         assert cli.returncode == 0, cli.stderr
         scored = json.loads(cli.stdout)
@@ -89,7 +89,7 @@ def test_every_run_is_scored_by_the_same_yardstick_and_nstjax_score_reproduces_i
     # The same image gives the same numbers whichever run's config is around it: score one run's output
     # and compare with what the other configuration's process reports for that very file.
     a = np.asarray(Image.open(tmp_path / "avg" / "final.png"))
-    from nstjax import images
+    from nstjax.io import images
 
     direct = metrics.score(a, images.load_image(content, fit=a.shape[:2]), images.load_image(style, fit=a.shape[:2]))
     assert direct == pytest.approx(scores["avg"], rel=1e-5)

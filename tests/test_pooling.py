@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from nstjax.pooling import POOLING
+from nstjax.model.pooling import POOLING
 
 X = np.arange(1.0, 1.0 + 5 * 4).reshape(1, 5, 4, 1) ** 1.5  # odd height: the last row is dropped
 

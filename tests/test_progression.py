@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from nstjax.config import validate
-from nstjax.experiments import compose
+from nstjax.run.config import validate
+from nstjax.run.experiments import compose
 
 RATIOS = (1e-5, 1e-4, 1e-3, 1e-2)
 
@@ -16,8 +16,8 @@ RATIOS = (1e-5, 1e-4, 1e-3, 1e-2)
 # the ImageNet weights do not order (the style term dominates at every ratio up to 1e-3; README says so).
 @pytest.mark.parametrize("convention, weights, pooling", [("paper", "imagenet", "avg"), ("reference", "normalized", "max")])
 def test_ratio_progression_is_monotonic(tmp_path, images_dir, convention, weights, pooling):
-    from nstjax.batch import stylize_batch
-    from nstjax.normalize import params_for
+    from nstjax.objective.normalize import params_for
+    from nstjax.run.batch import stylize_batch
 
     runs = [validate(compose({"content": str(images_dir / "tubingen.jpg"), "style": str(images_dir / "composition_vii.jpg"),
                               "image_size": 64, "steps": 60, "init": "noise", "style_layers": "upto5", "ratio": ratio,

@@ -15,7 +15,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from PIL import Image
 
-from nstjax.config import ConfigError, validate
+from nstjax.run.config import ConfigError, validate
 
 from test_cli import nstjax
 
@@ -122,12 +122,12 @@ def test_validation_accepts_or_explains_in_one_line(key, value):
 
 
 def test_a_writer_killed_mid_write_leaves_the_old_file_intact(tmp_path):
-    from nstjax.atomic import write_atomic
+    from nstjax.io.atomic import write_atomic
 
     target = tmp_path / "summary.json"
     target.write_text('{"old": true}')
     code = ("import sys, time; sys.path.insert(0, %r)\n"
-            "from nstjax.atomic import write_atomic\n"
+            "from nstjax.io.atomic import write_atomic\n"
             "def slow(f):\n    f.write(b'{\"new\": '); f.flush(); print('writing', flush=True); time.sleep(60)\n"
             "write_atomic(%r, slow)\n") % (str(__import__("nstjax").__path__[0] + "/.."), str(target))
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -180,7 +180,7 @@ def test_a_huge_image_size_is_refused_before_anything_large_is_allocated(tmp_pat
 
 
 def test_a_large_jpeg_is_decoded_at_a_reduced_scale(tmp_path):
-    from nstjax import images
+    from nstjax.io import images
 
     rgb = np.random.default_rng(0).integers(0, 256, (1200, 1600, 3), dtype=np.uint8)
     Image.fromarray(rgb).save(tmp_path / "big.jpg", quality=80)

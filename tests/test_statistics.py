@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nstjax import losses
-from nstjax.conventions import CONVENTIONS, REFERENCE_RATIO
-from nstjax.statistics import STYLE_LOSSES
+from nstjax.objective import losses
+from nstjax.objective.conventions import CONVENTIONS, REFERENCE_RATIO
+from nstjax.objective.statistics import STYLE_LOSSES
 
 KEY = jax.random.PRNGKey(0)
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nstjax import colour, normalize, objective
-from nstjax.config import validate
-from nstjax.runner import load_inputs
+from nstjax.io import colour
+from nstjax.objective import compiled, normalize
+from nstjax.run.config import validate
+from nstjax.run.runner import load_inputs
 
 from helpers import compose_cfg
 
@@ -33,7 +34,7 @@ def test_luminance_transfer_keeps_the_content_colours(tmp_path, images_dir, para
 
 
 def test_histogram_matching_gives_the_style_the_content_colour_statistics(images_dir):
-    from nstjax import images
+    from nstjax.io import images
 
     style = images.resize(images.load_image(images_dir / "starry_night.jpg"), (96, 128))
     content = images.resize(images.load_image(images_dir / "tubingen.jpg"), (96, 128))
@@ -44,14 +45,14 @@ def test_histogram_matching_gives_the_style_the_content_colour_statistics(images
 
 
 def test_blended_styles_mix_gram_matrices(images_dir, params, pair_128):
-    from nstjax import images
+    from nstjax.io import images
 
     content, a = pair_128
     b = images.resize(images.load_image(images_dir / "the_scream.jpg"), content.shape[:2])
-    spec = objective.Spec(conv="direct")
-    ta = objective.make_targets(params, spec, content, [a])
-    tb = objective.make_targets(params, spec, content, [b])
-    tab = objective.make_targets(params, spec, content, [a, b], blend=[0.7, 0.3])
+    spec = compiled.Spec(conv="direct")
+    ta = compiled.make_targets(params, spec, content, [a])
+    tb = compiled.make_targets(params, spec, content, [b])
+    tab = compiled.make_targets(params, spec, content, [a, b], blend=[0.7, 0.3])
     for name in spec.style_layers:
         mixed = 0.7 * ta.style[name]["second"] + 0.3 * tb.style[name]["second"]
         np.testing.assert_allclose(tab.style[name]["second"], mixed, rtol=1e-4)
@@ -65,12 +66,12 @@ def test_two_styles_from_the_cli(tmp_path, images_dir, params):
 
 def test_style_scale_resizes_the_style_and_keeps_gram_scale(params, pair_128):
     content, style = pair_128
-    spec = objective.Spec(conv="direct")
-    from nstjax import images
+    spec = compiled.Spec(conv="direct")
+    from nstjax.io import images
 
     big = images.resize(style, (style.shape[0] * 2, style.shape[1] * 2))
-    t1 = objective.make_targets(params, spec, content, [style])
-    t2 = objective.make_targets(params, spec, content, [big])
+    t1 = compiled.make_targets(params, spec, content, [style])
+    t2 = compiled.make_targets(params, spec, content, [big])
     for name in spec.style_layers:  # same statistics at twice the size: the rescaled Grams agree
         ratio = float(jnp.sum(t2.style[name]["second"])) / float(jnp.sum(t1.style[name]["second"]))
         assert 0.7 < ratio < 1.3, (name, ratio)
@@ -86,8 +87,8 @@ def test_normalized_network_has_unit_mean_activations_and_same_function(params):
         np.testing.assert_allclose(m[alive], 1.0, rtol=2e-3)
     # Up to a per-channel scale, the same function: relu4_2 of another image is proportional.
     img = jnp.asarray(normalize.calibration_images()[3][:96, :96], jnp.float32)
-    f0 = objective.feature_fn("max", ("relu4_2",))(params, img)["relu4_2"]
-    f1 = objective.feature_fn("max", ("relu4_2",))(scaled, img)["relu4_2"]
+    f0 = compiled.feature_fn("max", ("relu4_2",))(params, img)["relu4_2"]
+    f1 = compiled.feature_fn("max", ("relu4_2",))(scaled, img)["relu4_2"]
     alive = means["conv4_2"] > 1e-8
     np.testing.assert_allclose(np.asarray(f1)[..., alive] * means["conv4_2"][alive], np.asarray(f0)[..., alive],
                                rtol=1e-3, atol=1e-3 * float(np.abs(f0).max()))
@@ -96,7 +97,7 @@ def test_normalized_network_has_unit_mean_activations_and_same_function(params):
 def test_normalized_network_means_hold_on_images_not_used_to_compute_them(params, images_dir):
     """The paper's images were not among the calibration photographs; at the calibration size their
     per-filter mean activations under the normalised weights stay near 1 (tolerance stated in README)."""
-    from nstjax import images
+    from nstjax.io import images
 
     scaled = normalize.params_for("normalized")
     held = [images.resize(images.load_image(images_dir / f"{n}.jpg"), (normalize.SIZE, normalize.SIZE))
@@ -112,14 +113,14 @@ def test_normalized_network_means_hold_on_images_not_used_to_compute_them(params
 
 def test_full_mask_equals_unmasked_style_loss(params, pair_128):
     content, style = pair_128
-    spec = objective.Spec(conv="direct")
-    plain = objective.make_targets(params, spec, content, [style])
-    masked = objective.make_targets(params, spec, content, [style], masks=[np.ones(content.shape[:2], np.float32)])
+    spec = compiled.Spec(conv="direct")
+    plain = compiled.make_targets(params, spec, content, [style])
+    masked = compiled.make_targets(params, spec, content, [style], masks=[np.ones(content.shape[:2], np.float32)])
     x = jnp.asarray(content, jnp.float32) + 20.0
-    w = objective.losses.Weights(1.0, 1e3, 0.0)
-    fg = objective.value_and_grad_fn(spec)
-    a = fg(objective.Data(params, plain, w), x)[1]["style"]
-    b = fg(objective.Data(params, masked, w), x)[1]["style"]
+    w = compiled.losses.Weights(1.0, 1e3, 0.0)
+    fg = compiled.value_and_grad_fn(spec)
+    a = fg(compiled.Data(params, plain, w), x)[1]["style"]
+    b = fg(compiled.Data(params, masked, w), x)[1]["style"]
     assert float(b) == pytest.approx(float(a), rel=1e-4)
 
 

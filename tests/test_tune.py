@@ -10,8 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nstjax import machine, tune
-from nstjax.vgg import conv_direct
+from nstjax import machine
+from nstjax.model.vgg import conv_direct
+from nstjax.objective import tune
 
 
 @pytest.mark.parametrize("name", list(tune.ALGORITHMS))

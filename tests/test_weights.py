@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from nstjax import weights
+from nstjax.io import weights
 
 
 def test_wrong_h5_is_refused(tmp_path):

@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nstjax import objective, vgg, winograd
+from nstjax.model import vgg, winograd
+from nstjax.objective import compiled
 
 
 @pytest.mark.parametrize("h, w, c, k, seed", [(1, 1, 1, 1, 0), (7, 13, 3, 5, 1), (16, 9, 8, 16, 2), (23, 20, 4, 3, 3)])
@@ -38,11 +39,11 @@ def test_whole_network_objective_and_gradient_match_direct(params, pair_128):
     content, style = pair_128
     results = {}
     for conv in ("direct", "winograd"):
-        spec = objective.Spec(conv=conv)
-        targets = objective.make_targets(params, spec, content, [style])
+        spec = compiled.Spec(conv=conv)
+        targets = compiled.make_targets(params, spec, content, [style])
         x = jnp.asarray(content, jnp.float32) + 10.0
-        data = objective.Data(objective.prepare_params(spec, params, x.shape), targets, objective.losses.Weights(1.0, 1e3, 0.0))
-        results[conv] = objective.value_and_grad_fn(spec)(data, x)
+        data = compiled.Data(compiled.prepare_params(spec, params, x.shape), targets, compiled.losses.Weights(1.0, 1e3, 0.0))
+        results[conv] = compiled.value_and_grad_fn(spec)(data, x)
     (ld, td, gd), (lw, tw, gw) = results["direct"], results["winograd"]
     assert abs(float(lw) - float(ld)) / float(ld) < 1e-4
     for term in ("content", "style"):

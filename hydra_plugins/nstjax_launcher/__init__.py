@@ -1,4 +1,4 @@
-"""``hydra/launcher=nstjax_batched``: a sweep's jobs that can share a batch run as one (``nstjax.batch``).
+"""``hydra/launcher=nstjax_batched``: a sweep's jobs that can share a batch run as one (``nstjax.run.batch``).
 
 Hydra prepares each job as its own launcher would (directory, saved config, logging); the runs then
 happen in batches of jobs that differ only in loss weights, init or seed, each job still writing its

@@ -27,9 +27,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nstjax.layers import PAPER_STYLE
-from nstjax.objective import feature_fn
-from nstjax.statistics import directions, second_moment, sliced_w2
+from nstjax.model.layers import PAPER_STYLE
+from nstjax.objective.compiled import feature_fn
+from nstjax.objective.statistics import directions, second_moment, sliced_w2
 
 CONTENT_LAYER = "relu4_2"
 STYLE_LAYERS = PAPER_STYLE
@@ -73,10 +73,10 @@ def score(image: np.ndarray, content: np.ndarray, style: np.ndarray, params: dic
 
     ``params``: the ImageNet weights (loaded from the cache when None); never another network.
     """
-    from nstjax import images
+    from nstjax.io import images
 
     if params is None:
-        from nstjax.normalize import params_for
+        from nstjax.objective.normalize import params_for
 
         params = params_for("imagenet")
     image = np.asarray(image)
@@ -97,8 +97,8 @@ def score(image: np.ndarray, content: np.ndarray, style: np.ndarray, params: dic
 
 
 def score_files(image: str | np.ndarray, content: str | np.ndarray, style: str | np.ndarray) -> dict[str, Any]:
-    """``score`` of images given as files (any format ``nstjax.images`` reads) or uint8 arrays."""
-    from nstjax import images
+    """``score`` of images given as files (any format ``nstjax.io.images`` reads) or uint8 arrays."""
+    from nstjax.io import images
 
     load = lambda x, fit=None: images.as_rgb_array(x) if isinstance(x, np.ndarray) else images.load_image(x, fit=fit)
     out = load(image)
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     import json
     import sys
 
-    from nstjax.images import ImageError
+    from nstjax.io.images import ImageError
 
     parser = argparse.ArgumentParser(prog="nstjax-score", description=__doc__.split("\n\n")[0])
     parser.add_argument("image", help="the image to score (any tool's output)")

@@ -20,12 +20,14 @@ from typing import Any, Callable, Sequence
 import jax
 import jax.numpy as jnp
 
-from nstjax import losses, objective, resources, sharding, vgg
-from nstjax.config import RunConfig
-from nstjax.lbfgs import LBFGS, LbfgsState
-from nstjax.statistics import STYLE_LOSSES
-from nstjax.logging import RunLogger
-from nstjax.runner import Problem, RunError, finish_image, finish_run, load_inputs, prepare
+from nstjax.io.logging import RunLogger
+from nstjax.model import vgg
+from nstjax.objective import compiled, losses
+from nstjax.objective.statistics import STYLE_LOSSES
+from nstjax.optim.lbfgs import LBFGS, LbfgsState
+from nstjax.run import resources, sharding
+from nstjax.run.config import RunConfig
+from nstjax.run.runner import Problem, RunError, finish_image, finish_run, load_inputs, prepare
 
 # What a batch's runs may differ in: the objective's weights (data for the compiled program), the
 # starting image, and bookkeeping. Everything else must be equal.
@@ -57,15 +59,15 @@ def group(runs: Sequence[RunConfig]) -> list[list[int]]:
 
 
 @functools.cache
-def value_and_grad_fn(spec: objective.Spec) -> Callable:
+def value_and_grad_fn(spec: compiled.Spec) -> Callable:
     """jit((data, images) -> (totals (B,), terms {name: (B,)}, gradients (B, H, W, 3))).
 
     ``data`` holds one params and one set of targets; its layer weights and loss weights have a leading
     batch axis. The network runs on the batch; the loss is vmapped over the runs' weights.
     """
 
-    def loss(data: objective.Data, images: jax.Array):
-        feats = vgg.features(data.params, images, spec.layers, spec.pooling, objective.winograd_layers(spec, images.shape))
+    def loss(data: compiled.Data, images: jax.Array):
+        feats = vgg.features(data.params, images, spec.layers, spec.pooling, compiled.winograd_layers(spec, images.shape))
         t = data.targets
 
         def one(f, image, layer_weights, weights):
@@ -78,20 +80,20 @@ def value_and_grad_fn(spec: objective.Spec) -> Callable:
     vg = jax.value_and_grad(loss, argnums=1, has_aux=True)
 
     @jax.jit
-    def fg(data: objective.Data, images: jax.Array):
+    def fg(data: compiled.Data, images: jax.Array):
         (_, (totals, terms)), grads = vg(data, images)
         return totals, terms, grads
 
     return fg
 
 
-def stack_data(problems: Sequence[Problem]) -> objective.Data:
+def stack_data(problems: Sequence[Problem]) -> compiled.Data:
     """One Data for a batch: the first run's params and targets, every run's weights along axis 0."""
     first = problems[0].data
     stack = lambda *xs: jnp.stack([jnp.asarray(x, jnp.float32) for x in xs])
     layer_weights = jax.tree.map(stack, *[p.data.targets.layer_weights for p in problems])
     weights = jax.tree.map(stack, *[p.data.weights for p in problems])
-    return objective.Data(first.params, first.targets._replace(layer_weights=layer_weights), weights)
+    return compiled.Data(first.params, first.targets._replace(layer_weights=layer_weights), weights)
 
 
 def lockstep(optimizers: Sequence[LBFGS], x0: Sequence[jax.Array], steps: Sequence[int], fg: Callable,

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from nstjax.lbfgs import LBFGS
+from nstjax.optim.lbfgs import LBFGS
 
 PIXEL_RANGE = (0.0, 255.0)
 OPTIMIZERS = ("lbfgs", "jaxopt", "lbfgsb", "optax_lbfgs", "adam")
@@ -123,13 +123,13 @@ class Optax:
 def make_optimizer(cfg: dict, loss, fg_data, data, loop: str = "host", chunk: int = 10) -> Optimizer:
     """``cfg``: the optimizer config group (``name`` and its hyper-parameters).
     ``loss``: pure (data, x) -> (total, terms); ``fg_data``: jitted (data, x) -> (total, terms, grad).
-    ``loop="device"``: nstjax's L-BFGS ``chunk`` steps per jitted call (``nstjax.lbfgs_device``)."""
+    ``loop="device"``: nstjax's L-BFGS ``chunk`` steps per jitted call (``nstjax.optim.lbfgs_device``)."""
     name = cfg["name"]
     fg = functools.partial(fg_data, data)
     history = int(cfg.get("history", 100))
     max_evals = int(cfg.get("max_evals_per_step", 25))
     if name == "lbfgs" and loop == "device":
-        from nstjax.lbfgs_device import DeviceLBFGS
+        from nstjax.optim.lbfgs_device import DeviceLBFGS
 
         return DeviceLBFGS(fg_data, data, history=history, max_evals_per_step=max_evals, lr=float(cfg.get("lr", 1.0)),
                            chunk=chunk)

@@ -1,6 +1,6 @@
 """`nstjax-report SWEEP_DIR`: a multirun directory as a table (CSV, Markdown) and a contact sheet, no W&B.
 
-Every job is listed with its own loss terms and the fixed yardstick's metrics (``nstjax.metrics``); only
+Every job is listed with its own loss terms and the fixed yardstick's metrics (``nstjax.objective.metrics``); only
 the latter compare across jobs that optimised different objectives. ``--sort METRIC`` orders the rows;
 a sweep over two keys is drawn as a grid (rows × columns by the swept values), titled with the yardstick.
 """
@@ -15,7 +15,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from nstjax.atomic import write_atomic
+from nstjax.io.atomic import write_atomic
 
 METRIC_COLUMNS = ("content_distance", "style_gram", "style_swd", "colour")
 COLUMNS = ("job", "overrides", "status", "steps", "evaluations", "total", "content", "style", "tv",

@@ -14,8 +14,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from nstjax.atomic import write_json
-from nstjax.images import save_png, to_uint8
+from nstjax.io.atomic import write_json
+from nstjax.io.images import save_png, to_uint8
 
 
 def wandb_configured() -> bool:

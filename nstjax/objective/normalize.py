@@ -12,9 +12,9 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-from nstjax import weights
-from nstjax.layers import CONV_LAYERS
-from nstjax.objective import feature_fn
+from nstjax.io import weights
+from nstjax.model.layers import CONV_LAYERS
+from nstjax.objective.compiled import feature_fn
 
 # Natural photographs bundled with scikit-image (no download): the statistics the scales come from.
 IMAGE_SET = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field")
@@ -24,7 +24,7 @@ SIZE = 224  # ImageNet's training resolution
 def calibration_images() -> list[np.ndarray]:
     import skimage.data
 
-    from nstjax.images import resize
+    from nstjax.io.images import resize
 
     return [resize(getattr(skimage.data, name)(), (SIZE, SIZE)) for name in IMAGE_SET]
 
@@ -58,7 +58,7 @@ def fetch_normalized(files: weights.CacheFiles | None = None) -> weights.CacheFi
             params = weights.load_params()
             scaled = normalize(params, mean_activations(params, calibration_images()))
             arrays = {f"{k}/{kind}": v[kind] for k, v in scaled.items() for kind in ("kernel", "bias")}
-            weights.write_cache(files, arrays, {"source": "nstjax.normalize", "images": list(IMAGE_SET), "size": SIZE})
+            weights.write_cache(files, arrays, {"source": "nstjax.objective.normalize", "images": list(IMAGE_SET), "size": SIZE})
     return files
 
 

@@ -127,7 +127,7 @@ def line_search(x: jax.Array, d: jax.Array, start: _Point, t: float, c1: float =
     """A step length satisfying the strong Wolfe conditions (Nocedal & Wright, Alg. 3.5 and 3.6).
 
     A generator: it yields each trial point and is sent back its ``(loss, terms, grad)``, so one driver
-    can evaluate many searches in one batched call (``nstjax.batch``). Returns the accepted point
+    can evaluate many searches in one batched call (``nstjax.run.batch``). Returns the accepted point
     (``start`` itself when no decrease was found) and the evaluations made.
     """
     evals = 0
@@ -198,7 +198,7 @@ class LBFGS:
     """``init(x)`` evaluates once; each ``step(state)`` is one iteration (a line search of one or more evaluations).
 
     ``init_search``/``step_search`` are the same as generators of trial points, for a driver that
-    evaluates several optimisations in lockstep (``nstjax.batch``); ``fg`` may then be None.
+    evaluates several optimisations in lockstep (``nstjax.run.batch``); ``fg`` may then be None.
     """
 
     def __init__(self, fg: ValueAndGrad | None, history: int = 100, max_evals_per_step: int = 25, lr: float = 1.0,

@@ -14,11 +14,13 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from nstjax import checkpoint, colour, images, losses, metrics, objective, resources, sharding
-from nstjax.config import RunConfig
-from nstjax.logging import RunLogger
-from nstjax.optimize import make_optimizer, resample
-from nstjax.statistics import STYLE_LOSSES
+from nstjax.io import checkpoint, colour, images
+from nstjax.io.logging import RunLogger
+from nstjax.objective import compiled, losses, metrics
+from nstjax.objective.statistics import STYLE_LOSSES
+from nstjax.optim.optimize import make_optimizer, resample
+from nstjax.run import resources, sharding
+from nstjax.run.config import RunConfig
 
 
 class RunError(RuntimeError):
@@ -104,15 +106,15 @@ def loss_weights(run: RunConfig) -> losses.Weights:
 class Problem:
     """A prepared run: the compiled objective, its data, and the starting image."""
 
-    spec: objective.Spec
-    data: objective.Data
+    spec: compiled.Spec
+    data: compiled.Data
     x0: jax.Array
     inputs: Inputs
     result: jax.Array | None = None  # the last good image in optimisation space, set by ``stylize``
 
 
 def prepare(run: RunConfig, params: dict, inputs: Inputs | None = None,
-            shared_targets: objective.Targets | None = None) -> Problem:
+            shared_targets: compiled.Targets | None = None) -> Problem:
     """``shared_targets``: another run's targets for the same images and layers (the runs of a batch),
     reused with this run's layer weights instead of computing them again."""
     inputs = inputs or load_inputs(run)
@@ -122,14 +124,14 @@ def prepare(run: RunConfig, params: dict, inputs: Inputs | None = None,
         content_for_loss = colour.luminance_image(inputs.content)
         styles = [colour.luminance_style(s, inputs.content) for s in inputs.styles]
     if shared_targets is not None:
-        targets = shared_targets._replace(layer_weights=objective.style_layer_weights(spec, run.style_layer_weights))
+        targets = shared_targets._replace(layer_weights=compiled.style_layer_weights(spec, run.style_layer_weights))
     else:
-        targets = objective.make_targets(params, spec, content_for_loss, styles, list(run.style_blend),
+        targets = compiled.make_targets(params, spec, content_for_loss, styles, list(run.style_blend),
                                          run.style_layer_weights, inputs.masks)
     x0 = initial_image(run, Inputs(content_for_loss, styles))
-    params = objective.prepare_params(spec, params, x0.shape)
+    params = compiled.prepare_params(spec, params, x0.shape)
     key = iteration_key(run, 0) if STYLE_LOSSES[spec.style_loss].stochastic else None
-    return Problem(spec, objective.Data(params, targets, loss_weights(run), key), jnp.asarray(x0), inputs)
+    return Problem(spec, compiled.Data(params, targets, loss_weights(run), key), jnp.asarray(x0), inputs)
 
 
 def iteration_key(run: RunConfig, step: int) -> jax.Array:
@@ -162,7 +164,7 @@ def finish_run(run: RunConfig, problem: Problem, good: Any, terms: dict, status:
         "device": str(jax.devices()[0].device_kind),
         "loop": run.loop_kind(),
         "devices": sharding.devices_of(good.x) if isinstance(good.x, jax.Array) else None,
-        # The fixed yardstick (nstjax.metrics), against the content and the first style image; only for a
+        # The fixed yardstick (nstjax.objective.metrics), against the content and the first style image; only for a
         # finished run (an interrupted one should exit at once, not compile the yardstick's network first).
         "metrics": metrics.score(image, problem.inputs.content, problem.inputs.yardstick_style
                                  if problem.inputs.yardstick_style is not None else problem.inputs.styles[0])
@@ -197,7 +199,7 @@ def stylize_scales(run: RunConfig, params: dict, out_dir: str | Path, config_rec
         previous = problem.result
     summary["scales"] = stages
     summary["seconds_optimize_all_scales"] = sum(s["seconds_optimize"] for s in stages)
-    from nstjax.atomic import write_json
+    from nstjax.io.atomic import write_json
 
     write_json(out_dir / "summary.json", summary)
     return summary
@@ -223,12 +225,12 @@ def stylize(run: RunConfig, params: dict, out_dir: str | Path, config_record: di
         if mesh is not None:  # the image's rows over the devices; weights and targets copied to each
             problem.data = sharding.replicate(problem.data, mesh)
             problem.x0 = sharding.split(problem.x0, mesh, "rows")
-    fg = objective.value_and_grad_fn(problem.spec)
+    fg = compiled.value_and_grad_fn(problem.spec)
     t0 = time.perf_counter()
     jax.block_until_ready(fg(problem.data, problem.x0))  # compile (and one evaluation, not counted)
     seconds_compile = time.perf_counter() - t0
 
-    opt = make_optimizer(run.optimizer, objective.loss_fn(problem.spec), fg, problem.data, run.loop_kind(), run.loop_chunk)
+    opt = make_optimizer(run.optimizer, compiled.loss_fn(problem.spec), fg, problem.data, run.loop_kind(), run.loop_chunk)
     t0 = time.perf_counter()
     state = opt.init(problem.x0)
     step = 0

@@ -8,7 +8,7 @@ which XLA:CPU flags, measured on this machine once and cached (``tune.json``, se
 * XLA flags: ``nstjax-tune`` times the whole objective in one subprocess per candidate (they must be set
   before JAX starts), alternating, and keeps the fastest; ``import nstjax`` applies it.
 
-``NSTJAX_TUNE=0`` falls back to the fixed size rule of ``nstjax.winograd.plan`` (the tests use it, so that
+``NSTJAX_TUNE=0`` falls back to the fixed size rule of ``nstjax.model.winograd.plan`` (the tests use it, so that
 they do not depend on timings).
 """
 
@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nstjax import machine
-from nstjax.layers import BLOCKS
+from nstjax.model.layers import BLOCKS
 
 MARGIN = 0.93  # Winograd must take at most 93% of the direct convolution's time to be chosen
 REPEATS = 3
@@ -44,15 +44,15 @@ class Algorithm(NamedTuple):
 
 def _direct() -> Algorithm:
     """y = x ⋆ g: XLA's convolution (Eigen/oneDNN on CPUs, cuDNN on GPUs)."""
-    from nstjax.vgg import conv_direct
+    from nstjax.model.vgg import conv_direct
 
     return Algorithm(lambda k: k, conv_direct)
 
 
 def _winograd() -> Algorithm:
     """y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A per 6×6 tile: Winograd F(4×4,3×3) (Lavin & Gray, CVPR 2016), 4× fewer
-    multiplications, with its own input-gradient VJP (``nstjax.winograd``)."""
-    from nstjax.winograd import conv_winograd, transform_kernels
+    multiplications, with its own input-gradient VJP (``nstjax.model.winograd``)."""
+    from nstjax.model.winograd import conv_winograd, transform_kernels
 
     return Algorithm(transform_kernels, lambda x, t: conv_winograd(x, t["winograd"], t["winograd_t"]))
 
@@ -105,7 +105,7 @@ def _store(update: Callable[[dict], None]) -> None:
     """Read-modify-write of this machine's tune.json entry, under a lock (parallel jobs share it)."""
     from filelock import FileLock
 
-    from nstjax.atomic import write_json
+    from nstjax.io.atomic import write_json
 
     path = machine.tune_file()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,7 +126,7 @@ def conv_plan(image_shape: tuple[int, ...], verbose: bool = True) -> frozenset[s
     """The layers to run as Winograd at this image size: measured per layer shape (once per machine)."""
     from jax._src.core import trace_state_clean
 
-    from nstjax.winograd import MIN_IMAGE, plan
+    from nstjax.model.winograd import MIN_IMAGE, plan
 
     hw = (image_shape[-3], image_shape[-2])
     if max(hw) < MIN_IMAGE:
@@ -154,17 +154,18 @@ def conv_plan(image_shape: tuple[int, ...], verbose: bool = True) -> frozenset[s
 _XLA_PROBE = r"""
 import json, sys, time
 import jax, jax.numpy as jnp, numpy as np
-from nstjax import objective, weights
-from nstjax.losses import Weights
+from nstjax.io import weights
+from nstjax.objective import compiled
+from nstjax.objective.losses import Weights
 size = int(sys.argv[1])
 params = weights.load_params()
 rng = np.random.default_rng(0)
 content, style = (rng.integers(0, 255, (size * 3 // 4, size, 3)).astype(np.uint8) for _ in range(2))
-spec = objective.Spec()
-t = objective.make_targets(params, spec, content, [style])
+spec = compiled.Spec()
+t = compiled.make_targets(params, spec, content, [style])
 x = jnp.asarray(content, jnp.float32)
-data = objective.Data(objective.prepare_params(spec, params, x.shape), t, Weights(1.0, 1e3, 0.0))
-fg = objective.value_and_grad_fn(spec)
+data = compiled.Data(compiled.prepare_params(spec, params, x.shape), t, Weights(1.0, 1e3, 0.0))
+fg = compiled.value_and_grad_fn(spec)
 jax.block_until_ready(fg(data, x))
 times = []
 for _ in range(int(sys.argv[2])):

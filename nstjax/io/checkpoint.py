@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nstjax.atomic import write_atomic
+from nstjax.io.atomic import write_atomic
 
 FILENAME = "checkpoint.npz"
 

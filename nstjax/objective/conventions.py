@@ -19,7 +19,7 @@ In the paper's units the reference code's weights are α_paper = 2/(N_c M_c) and
   ``size = H·W`` are the *image's*, for every layer (a quirk of that code, kept: it weights the shallow
   layers up to ~450× more than the paper does), β = α / ratio (its content_weight / style_weight = 0.025).
 
-Each style statistic (``nstjax.statistics``) returns a mean squared difference of its statistic; the
+Each style statistic (``nstjax.objective.statistics``) returns a mean squared difference of its statistic; the
 convention multiplies it by ``style_factor(layer, M_l, H·W)`` (¼ in the paper, whose Gram term is ¼ of
 the mean squared difference of G/M; 1 in the reference code; N_l² M_l² / (36 (H·W)²) in the Keras code).
 """
@@ -31,7 +31,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nstjax.layers import channels
+from nstjax.model.layers import channels
 
 REFERENCE_RATIO = 1e-3  # the ratio label at which ``reference`` equals the released code's weights
 

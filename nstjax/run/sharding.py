@@ -2,7 +2,7 @@
 
 Three ways, all through ``jax.sharding`` (XLA's SPMD partitioner does the communication):
 
-* a batched sweep (``nstjax.batch``) splits its runs over the devices along the batch axis;
+* a batched sweep (``nstjax.run.batch``) splits its runs over the devices along the batch axis;
 * parallel launchers (joblib, submitit) give each job one device, round robin by job number;
 * ``shard=spatial`` splits one image's rows over the devices (the convolutions exchange their halos), so
   an image too large for one device's memory runs on several.

@@ -15,10 +15,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nstjax import losses, vgg
-from nstjax.conventions import CONVENTIONS
-from nstjax.statistics import STYLE_LOSSES
-from nstjax.layers import ORDER, deepest
+from nstjax.model import vgg
+from nstjax.model.layers import ORDER, deepest
+from nstjax.objective import losses
+from nstjax.objective.conventions import CONVENTIONS
+from nstjax.objective.statistics import STYLE_LOSSES
 
 
 def enable_compilation_cache(folder: str | None = None) -> None:
@@ -41,10 +42,10 @@ class Spec:
 
     content_layers: tuple[str, ...] = ("relu4_2",)
     style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-    pooling: str = "avg"  # a name in nstjax.pooling.POOLING
-    conv: str = "auto"  # "auto" (Winograd on the deep layers) | "direct" | "winograd" (see nstjax.winograd)
-    style_loss: str = "gram"  # a name in nstjax.statistics.STYLE_LOSSES
-    convention: str = "paper"  # a name in nstjax.conventions.CONVENTIONS
+    pooling: str = "avg"  # a name in nstjax.model.pooling.POOLING
+    conv: str = "auto"  # "auto" (Winograd on the deep layers) | "direct" | "winograd" (see nstjax.model.winograd)
+    style_loss: str = "gram"  # a name in nstjax.objective.statistics.STYLE_LOSSES
+    convention: str = "paper"  # a name in nstjax.objective.conventions.CONVENTIONS
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -71,7 +72,8 @@ def winograd_layers(spec: Spec, image_shape: tuple[int, ...]) -> frozenset[str]:
     """Which convolutions run as Winograd for this spec and image size (a static, trace-time choice)."""
     if spec.conv == "direct" or (spec.conv == "auto" and jax.default_backend() != "cpu"):
         return frozenset()  # on GPUs, cuDNN's direct convolutions are already the fast path
-    from nstjax import tune, winograd
+    from nstjax.model import winograd
+    from nstjax.objective import tune
 
     if spec.conv == "auto" and tune.enabled():
         chosen = tune.conv_plan(image_shape)  # measured on this machine, per layer shape
@@ -96,7 +98,7 @@ def prepare_params(spec: Spec, params: dict, image_shape: tuple[int, ...]) -> di
         return params
     key = (id(params), layers)
     if key not in _prepared or _prepared[key][0] is not params:
-        from nstjax import winograd
+        from nstjax.model import winograd
 
         _prepared[key] = (params, winograd.with_transforms(params, layers))
     return _prepared[key][1]

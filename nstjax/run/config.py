@@ -6,14 +6,18 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from pathlib import Path
+
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from nstjax.layers import CONTENT_PRESETS, STYLE_PRESETS, resolve_layers
-from nstjax.objective import Spec
-from nstjax.optimize import OPTIMIZERS
-from nstjax.pooling import POOLING
-from nstjax.statistics import STYLE_LOSSES
-from nstjax.conventions import CONVENTIONS
+from nstjax.model.layers import CONTENT_PRESETS, STYLE_PRESETS, resolve_layers
+from nstjax.model.pooling import POOLING
+from nstjax.objective.compiled import Spec
+from nstjax.objective.conventions import CONVENTIONS
+from nstjax.objective.statistics import STYLE_LOSSES
+from nstjax.optim.optimize import OPTIMIZERS
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"  # Hydra's config tree, beside the package
 
 CHOICES = {
     "pooling": tuple(POOLING),
@@ -60,7 +64,7 @@ class RunConfig:
     style_weight_override: float | None = None
     style_masks: tuple[str, ...] | None = None
     scales: tuple[int, ...] | None = None
-    shard: str = "none"  # "spatial": the image's rows split over the local devices (nstjax.sharding)
+    shard: str = "none"  # "spatial": the image's rows split over the local devices (nstjax.run.sharding)
     loop: str = "auto"  # host | device (L-BFGS chunks inside jit) | auto: device on accelerators
     loop_chunk: int = 10
 
@@ -232,7 +236,7 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
 
 
 def _image_size(cfg: Mapping, key: str = "image_size") -> int:
-    from nstjax.images import MIN_SIDE
+    from nstjax.io.images import MIN_SIDE
 
     size = _number(cfg, key, int, positive=True)
     if size < MIN_SIDE:

@@ -15,8 +15,8 @@ from typing import Callable
 
 import numpy as np
 
-from nstjax.atomic import write_atomic, write_json
-from nstjax.images import PAPER_IMAGES, save_png
+from nstjax.io.atomic import write_atomic, write_json
+from nstjax.io.images import PAPER_IMAGES, save_png
 
 PAPER_DEFAULTS = {"image_size": 512, "steps": 500, "progress": False}  # the paper's 512 px
 
@@ -35,7 +35,7 @@ class Grid:
     cells: list[Cell]
     defaults: dict = field(default_factory=dict)  # what this experiment changes from configs/config.yaml
     curves: bool = False  # add a panel of loss curves per row
-    metrics: bool = False  # add a panel of the yardstick's metrics per row (nstjax.metrics)
+    metrics: bool = False  # add a panel of the yardstick's metrics per row (nstjax.objective.metrics)
 
 
 def synthetic_image(name: str) -> np.ndarray | None:
@@ -75,7 +75,7 @@ def compose(overrides: dict, cli: list[str]):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from nstjax.cli import CONFIG_DIR
+    from nstjax.run.config import CONFIG_DIR
 
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
         return hydra_compose("config", [as_override(k, v) for k, v in overrides.items()] + cli)
@@ -96,9 +96,9 @@ def finished_run(run_dir: Path, record: dict) -> dict | None:
 
 
 def run_grid(grid: Grid, cli: list[str], out_dir: Path, images_dir: Path) -> dict:
-    from nstjax.config import validate
-    from nstjax.normalize import params_for
-    from nstjax.runner import stylize
+    from nstjax.objective.normalize import params_for
+    from nstjax.run.config import validate
+    from nstjax.run.runner import stylize
 
     cell_dir = out_dir / grid.name
     results = []
@@ -175,7 +175,7 @@ def draw(grid: Grid, results: list[dict], path: Path) -> Path:
 
 def _metrics_panel(ax, cells: list[dict]) -> None:
     """Grouped bars: each yardstick metric (lower is closer), normalised to the row's largest value."""
-    from nstjax.metrics import METRICS
+    from nstjax.objective.metrics import METRICS
 
     ax.axis("on")
     width = 0.8 / len(cells)
@@ -201,7 +201,7 @@ def main(build: Callable[[], Grid], argv: list[str] | None = None) -> int:
             images_dir = Path(value)
         else:
             cli.append(arg)
-    from nstjax.objective import enable_compilation_cache
+    from nstjax.objective.compiled import enable_compilation_cache
 
     enable_compilation_cache()
     try:

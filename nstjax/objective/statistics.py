@@ -1,7 +1,7 @@
 """Style statistics, as a family: ``style_loss=gram|mean_std|w2|swd``.
 
 Each compares the output's features X (M positions × N channels, at one layer) with the style's through
-one statistic and returns a *mean squared difference* of it; the convention (``nstjax.conventions``)
+one statistic and returns a *mean squared difference* of it; the convention (``nstjax.objective.conventions``)
 then scales it (¼ in the paper). ``describe`` summarises a style image's features once, outside the
 jit boundary; ``mix`` blends several styles' summaries (``style_blend``); ``distance`` runs inside the
 compiled objective.

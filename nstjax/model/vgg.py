@@ -1,6 +1,6 @@
 """A Flax VGG19 feature extractor returning activations by canonical layer name.
 
-No file I/O here: the weights come in as a params pytree (see ``nstjax.weights``).
+No file I/O here: the weights come in as a params pytree (see ``nstjax.io.weights``).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from nstjax.layers import BLOCKS, ORDER, deepest
-from nstjax.pooling import POOLING
+from nstjax.model.layers import BLOCKS, ORDER, deepest
+from nstjax.model.pooling import POOLING
 
 # The Caffe/Keras weights expect BGR, 0..255, minus the ImageNet channel means (in BGR order).
 BGR_MEAN = (103.939, 116.779, 123.68)
@@ -29,13 +29,13 @@ def conv_direct(x: jax.Array, kernel: jax.Array) -> jax.Array:
 
 class Conv3x3(nn.Module):
     features: int
-    winograd: bool = False  # use the pre-transformed kernels (see nstjax.winograd) instead of "kernel"
+    winograd: bool = False  # use the pre-transformed kernels (see nstjax.model.winograd) instead of "kernel"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         bias = self.param("bias", nn.initializers.zeros, (self.features,))
         if self.winograd:
-            from nstjax.winograd import conv_winograd
+            from nstjax.model.winograd import conv_winograd
 
             shape = (6, 6, x.shape[-1], self.features)
             u = self.param("winograd", nn.initializers.zeros, shape)
@@ -48,7 +48,7 @@ class Conv3x3(nn.Module):
 class VGG19(nn.Module):
     """VGG19's 16 convolutions; computes only up to the deepest requested layer.
 
-    ``pooling``: a name in ``nstjax.pooling.POOLING`` ("avg" is the paper's choice for synthesis, "max"
+    ``pooling``: a name in ``nstjax.model.pooling.POOLING`` ("avg" is the paper's choice for synthesis, "max"
     the network as trained). Input: preprocessed NHWC (see ``preprocess``).
     """
 
@@ -85,7 +85,7 @@ def features(params: dict, image: jax.Array, layers: Sequence[str], pooling: str
              winograd_layers: frozenset[str] = frozenset()) -> dict[str, jax.Array]:
     """Activations of an RGB 0..255 image (HW3 or NHW3) at ``layers``; pure, jit it at the call site.
 
-    ``winograd_layers`` need their transformed kernels in ``params`` (``nstjax.winograd.with_transforms``).
+    ``winograd_layers`` need their transformed kernels in ``params`` (``nstjax.model.winograd.with_transforms``).
     """
     batched = image.ndim == 4
     x = preprocess(image if batched else image[None])

@@ -1,6 +1,6 @@
 """``loop=device``: nstjax's L-BFGS, line search included, inside one jitted ``lax`` loop per chunk of steps.
 
-The host loop (``nstjax.lbfgs``) reads the loss and a slope back to Python at every trial point: on a CPU
+The host loop (``nstjax.optim.lbfgs``) reads the loss and a slope back to Python at every trial point: on a CPU
 that costs nothing, on a GPU each read stalls the device (an evaluation there is milliseconds). This is
 the same mathematics — the two-loop recursion, the strong-Wolfe search of Nocedal & Wright (Alg. 3.5,
 3.6) with cubic interpolation, the first step moving the largest pixel by ``lr``, the retry along steepest
@@ -17,7 +17,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nstjax.lbfgs import LbfgsState, _direction
+from nstjax.optim.lbfgs import LbfgsState, _direction
 
 C1, C2 = 1e-4, 0.9
 
@@ -35,7 +35,7 @@ def _select(c, a, b):
 
 
 def _cubic_min(t1, f1, g1, t2, f2, g2, lo, hi):
-    """``nstjax.lbfgs._cubic_min`` in jnp: the cubic's minimiser through two points, clamped; bisection if none."""
+    """``nstjax.optim.lbfgs._cubic_min`` in jnp: the cubic's minimiser through two points, clamped; bisection if none."""
     d1 = g1 + g2 - 3.0 * (f1 - f2) / jnp.where(t1 == t2, 1.0, t1 - t2)
     disc = d1 * d1 - g1 * g2
     d2 = jnp.sign(t2 - t1) * jnp.sqrt(jnp.maximum(disc, 0.0))
@@ -129,7 +129,7 @@ def step(fg: Callable, state: LbfgsState, terms: dict, lr: float, max_evals: int
     def attempt(use_history: bool, st: LbfgsState):
         if use_history:
             d, t = _direction(st), jnp.float32(1.0)
-        else:  # steepest descent, the largest pixel moved by lr (see nstjax.lbfgs)
+        else:  # steepest descent, the largest pixel moved by lr (see nstjax.optim.lbfgs)
             d, t = -st.grad, lr / jnp.max(jnp.abs(st.grad))
         slope = jnp.vdot(st.grad, d)
         skipped = (start._replace(slope=slope), jnp.int32(0))
@@ -188,7 +188,7 @@ class DeviceLBFGS:
 
     ``step`` returns one step's state per call from the last chunk's records; within a chunk the image
     (``x``) is the chunk's last, so images and checkpoints are taken at chunk ends (``save_every`` and
-    ``checkpoint_every`` must be multiples of ``chunk``: ``nstjax.config`` checks).
+    ``checkpoint_every`` must be multiples of ``chunk``: ``nstjax.run.config`` checks).
     """
 
     def __init__(self, fg: Callable, data, history: int = 100, max_evals_per_step: int = 25, lr: float = 1.0,

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from nstjax.atomic import write_atomic
+from nstjax.io.atomic import write_atomic
 
 # The paper's images (tubingen.jpg, starry_night.jpg, ...): ../shared/images beside the checkout.
-PAPER_IMAGES = Path(os.environ.get("NSTJAX_IMAGES", Path(__file__).resolve().parents[2] / "shared" / "images"))
+PAPER_IMAGES = Path(os.environ.get("NSTJAX_IMAGES", Path(__file__).resolve().parents[3] / "shared" / "images"))
 MIN_SIDE = 32  # five 2×2 poolings: below 32 px relu5_1 has no positions left
 ALPHA_BACKGROUND = (255, 255, 255)  # transparent pixels are composited on white
 

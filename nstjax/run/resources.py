@@ -28,7 +28,7 @@ def available_bytes() -> int:
 
 def estimate_bytes(shape: tuple[int, ...], history: int, batch: int = 1) -> int:
     """Peak bytes: activations and their gradients, plus L-BFGS's 2·history image-sized buffers, per run
-    of a batch (``nstjax.batch``)."""
+    of a batch (``nstjax.run.batch``)."""
     pixels = shape[0] * shape[1]
     return FIXED_BYTES + batch * (pixels * BYTES_PER_PIXEL + 2 * history * pixels * 3 * 4)
 

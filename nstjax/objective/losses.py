@@ -1,8 +1,8 @@
 """The paper's loss terms: pure functions of feature dicts, each returning a scalar.
 
 Feature maps are H×W×C (one image); the paper's N_l is C and M_l is H·W. How each term is normalised is
-the convention's (``nstjax.conventions``); which statistic the style term compares is the family in
-``nstjax.statistics``.
+the convention's (``nstjax.objective.conventions``); which statistic the style term compares is the family in
+``nstjax.objective.statistics``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Mapping, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nstjax.conventions import CONVENTIONS
-from nstjax.statistics import STYLE_LOSSES, Stats
+from nstjax.objective.conventions import CONVENTIONS
+from nstjax.objective.statistics import STYLE_LOSSES, Stats
 
 Features = Mapping[str, jax.Array]
 
@@ -33,7 +33,7 @@ def content_loss(features: Features, targets: Features, convention: str = "paper
 def style_loss(features: Features, targets: Mapping[str, Stats], layer_weights: Mapping[str, float],
                statistic: str = "gram", convention: str = "paper", masks: Features | None = None,
                key: jax.Array | None = None, pixels: int | None = None) -> jax.Array:
-    """Σ_l w_l · c · D_l(X_l, style_l): D the statistic's mean squared difference (``nstjax.statistics``),
+    """Σ_l w_l · c · D_l(X_l, style_l): D the statistic's mean squared difference (``nstjax.objective.statistics``),
     c the convention's factor. Paper + gram: Σ_l w_l / (4 N_l² M_l²) Σ (G_l − A_l)².
 
     With ``masks`` (H_l×W_l weights in [0, 1] per layer), the statistic is that of the masked features

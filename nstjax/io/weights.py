@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from nstjax.atomic import write_atomic, write_json
-from nstjax.layers import CONV_LAYERS
+from nstjax.io.atomic import write_atomic, write_json
 from nstjax.machine import cache_dir
+from nstjax.model.layers import CONV_LAYERS
 
 H5_NAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 H5_SIZE = 80_134_624

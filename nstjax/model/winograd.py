@@ -112,7 +112,7 @@ def plan(image_shape: tuple[int, ...], every_layer: bool = False) -> frozenset[s
     """The layers that use Winograd for an input of this (…, H, W, 3) shape: ≥64 input channels and maps
     ≤256 px (on larger maps the transforms are memory-bound and gain nothing), in images of at least
     ``MIN_IMAGE`` px; or all of them."""
-    from nstjax.layers import BLOCKS
+    from nstjax.model.layers import BLOCKS
 
     h, w = image_shape[-3], image_shape[-2]
     if not every_layer and max(h, w) < MIN_IMAGE:

@@ -1,0 +1,1 @@
+"""Files: images, weights, checkpoints, run logs and reports, all written atomically."""

@@ -1,0 +1,1 @@
+"""Optimisers of the image: L-BFGS on the host or in one device loop, and the optax/jaxopt/scipy family."""

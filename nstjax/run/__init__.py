@@ -1,0 +1,1 @@
+"""Runs: configuration, one run, batched sweeps, figure grids, devices and memory guards."""
