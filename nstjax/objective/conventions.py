@@ -1,7 +1,7 @@
-"""How the loss terms are normalised and what ``ratio`` means: ``convention=paper|reference``.
+"""How the loss terms are normalised and what ``ratio`` means: ``convention=paper|reference|keras``.
 
 The paper's printed ratios (α/β = 1e-3 … 1e-5) produced its figures only under the conventions the
-figures were made with. Two are offered, so that a ratio always says which one it is in:
+figures were made with. Three are offered, so that a ratio always says which one it is in:
 
 * ``paper`` — the printed formulas (Gatys et al., CVPR 2016, eqs. 1, 4, 5, 7):
   content ½ Σ (F − P)², style Σ_l w_l · 1/(4 N_l² M_l²) Σ (G_l − A_l)², w_l = 1/L, β = α / ratio.
@@ -13,7 +13,6 @@ figures were made with. Two are offered, so that a ratio always says which one i
 
 In the paper's units the reference code's weights are α_paper = 2/(N_c M_c) and β_paper·w_l = 4e3/N_l²
 (i.e. α/β ≈ 1e-7 … 1e-5 at 512 px, weighted towards the shallow layers).
-
 * ``keras`` — the seed article's code (Chollet's Keras example, ``examples/neural_style_transfer.py``):
   content Σ (F − P)², style Σ_l (1/L) · Σ (G_l − A_l)² / (4 · 3² · (H·W)²) — its ``channels = 3`` and
   ``size = H·W`` are the *image's*, for every layer (a quirk of that code, kept: it weights the shallow
