@@ -9,7 +9,7 @@ import pytest
 
 from nstjax.objective import losses
 from nstjax.objective.conventions import CONVENTIONS, REFERENCE_RATIO
-from nstjax.objective.statistics import STYLE_LOSSES
+from nstjax.objective.statistics import STYLE_LOSSES, directions, sliced_w2
 
 KEY = jax.random.PRNGKey(0)
 
@@ -63,6 +63,19 @@ def test_blending_two_styles_is_the_statistic_of_their_mixture(name):
     mixed = stat.mix([stat.describe(a), stat.describe(b)], [0.5, 0.5])
     union = stat.mix([stat.describe(jnp.concatenate([a, b]))], [1.0])
     assert float(stat.distance(x, mixed, None, KEY)) == pytest.approx(float(stat.distance(x, union, None, KEY)), rel=1e-3)
+
+
+def test_sliced_w2_sorted_path_equals_the_quantile_path():
+    # Equal counts and weights take one sort; explicit weights take the weighted-quantile path.
+    x, y = feats(20), feats(21, shift=0.7)
+    d = directions(KEY, x.shape[1])
+    uniform = jnp.full((y.shape[0],), 1.0 / y.shape[0])
+    assert float(sliced_w2(x, y, None, d)) == pytest.approx(float(sliced_w2(x, y, uniform, d)), rel=1e-6)
+    g_fast = jax.grad(lambda z: sliced_w2(z, y, None, d))(x)
+    g_quantile = jax.grad(lambda z: sliced_w2(z, y, uniform, d))(x)
+    np.testing.assert_allclose(g_fast, g_quantile, rtol=1e-5, atol=1e-7)
+    # Two equally weighted copies of y are the same distribution as y.
+    assert float(sliced_w2(x, jnp.concatenate([y, y]), None, d)) == pytest.approx(float(sliced_w2(x, y, None, d)), rel=1e-5)
 
 
 def test_swd_draws_its_directions_from_the_key():

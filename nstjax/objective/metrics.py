@@ -59,8 +59,7 @@ def _layer_scores(x: jax.Array, s: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(‖G(x) − G(s)‖/‖G(s)‖, sliced W₂) of two M×N feature matrices."""
     gx, gs = second_moment(x), second_moment(s)
     rel = jnp.linalg.norm(gx - gs) / jnp.linalg.norm(gs)
-    weights = jnp.full((s.shape[0],), 1.0 / s.shape[0], s.dtype)
-    return rel, jnp.sqrt(sliced_w2(x, s, weights, directions(jax.random.PRNGKey(SEED), x.shape[1])))
+    return rel, jnp.sqrt(sliced_w2(x, s, None, directions(jax.random.PRNGKey(SEED), x.shape[1])))
 
 
 def features(image: np.ndarray, params: dict) -> dict[str, jax.Array]:
