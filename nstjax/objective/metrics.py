@@ -29,7 +29,7 @@ import numpy as np
 
 from nstjax.model.layers import PAPER_STYLE
 from nstjax.objective.compiled import feature_fn
-from nstjax.objective.statistics import directions, second_moment, sliced_w2
+from nstjax.objective.statistics import directions, second_moment, sliced_w2, sqrtm_psd
 
 CONTENT_LAYER = "relu4_2"
 STYLE_LAYERS = PAPER_STYLE
@@ -43,15 +43,10 @@ def gaussian_w2(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False, bias=True), np.cov(b, rowvar=False, bias=True)
-    root_b = _sqrtm_psd(cov_b)
-    cross = _sqrtm_psd(root_b @ cov_a @ root_b)
+    root_b = sqrtm_psd(cov_b)
+    cross = sqrtm_psd(root_b @ cov_a @ root_b)
     w2 = np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(cross)
     return float(np.sqrt(max(w2, 0.0)))
-
-
-def _sqrtm_psd(m: np.ndarray) -> np.ndarray:
-    vals, vecs = np.linalg.eigh((m + m.T) / 2)
-    return (vecs * np.sqrt(np.maximum(vals, 0.0))) @ vecs.T
 
 
 @jax.jit

@@ -86,14 +86,18 @@ def _w2_describe(x: jax.Array) -> Stats:
     return {"mean": jnp.mean(x, axis=0), "second": second_moment(x)}
 
 
+def sqrtm_psd(m: np.ndarray) -> np.ndarray:
+    """The symmetric square root of a positive semi-definite matrix (eigenvalues clamped at 0), host-side."""
+    vals, vecs = np.linalg.eigh((m + m.T) / 2)
+    return (vecs * np.sqrt(np.maximum(vals, 0.0))) @ vecs.T
+
+
 def _w2_mix(stats: Sequence[Stats], blend: Sequence[float]) -> Stats:
     """Mixes means and second moments (the mixture's), then fixes Σ_s^½ once for the objective."""
     mixed = _linear_mix(stats, blend)
     mean = np.asarray(mixed["mean"], np.float64)
     cov = np.asarray(mixed["second"], np.float64) - np.outer(mean, mean)
-    vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
-    root = (vecs * np.sqrt(np.maximum(vals, 0.0))) @ vecs.T
-    return {**mixed, "cov_sqrt": jnp.asarray(root, jnp.float32)}
+    return {**mixed, "cov_sqrt": jnp.asarray(sqrtm_psd(cov), jnp.float32)}
 
 
 def _w2_distance(x: jax.Array, t: Stats, mask=None, key=None) -> jax.Array:
