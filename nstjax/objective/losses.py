@@ -36,6 +36,8 @@ def style_loss(features: Features, targets: Mapping[str, Stats], layer_weights: 
     """Σ_l w_l · c · D_l(X_l, style_l): D the statistic's mean squared difference (``nstjax.objective.statistics``),
     c the convention's factor. Paper + gram: Σ_l w_l / (4 N_l² M_l²) Σ (G_l − A_l)².
 
+    ``pixels``: the image's H·W, which ``convention=keras`` divides by (the others ignore it).
+
     With ``masks`` (H_l×W_l weights in [0, 1] per layer), the statistic is that of the masked features
     over the mask's area: spatial control, where a region takes the statistics of its own style.
     """
@@ -46,7 +48,7 @@ def style_loss(features: Features, targets: Mapping[str, Stats], layer_weights: 
         x = f.reshape(-1, f.shape[-1])
         mask = None if masks is None else masks[name].reshape(-1)
         layer_key = None if key is None else jax.random.fold_in(key, i)
-        scale = factor(name, x.shape[0], x.shape[0] if pixels is None else pixels)
+        scale = factor(name, x.shape[0], pixels)
         total = total + layer_weights[name] * scale * stat.distance(x, target, mask, layer_key)
     return total
 
