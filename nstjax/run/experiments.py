@@ -45,9 +45,9 @@ def synthetic_image(name: str) -> np.ndarray | None:
     if name == "black":
         return np.zeros((512, 512, 3), np.uint8)
     if name == "astronaut":
-        import skimage.data
+        from nstjax.run.runner import default_image
 
-        return skimage.data.astronaut()
+        return default_image("content")  # the CLI's default content photograph
     return None
 
 
