@@ -100,6 +100,11 @@ def as_rgb_array(image, what: str = "image") -> np.ndarray:
     return a[..., :3]
 
 
+def read(source, fit: tuple[int, int] | None = None, what: str = "image") -> np.ndarray:
+    """An image given as a path (read with ``load_image``, honouring ``fit``) or as an array (checked)."""
+    return as_rgb_array(source, what) if isinstance(source, np.ndarray) else load_image(source, fit=fit)
+
+
 def longest_side_shape(shape: tuple[int, int], longest: int) -> tuple[int, int]:
     """(height, width) with the longest side ``longest``, keeping the aspect ratio."""
     h, w = shape[:2]

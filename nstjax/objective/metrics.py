@@ -94,12 +94,11 @@ def score_files(image: str | np.ndarray, content: str | np.ndarray, style: str |
     """``score`` of images given as files (any format ``nstjax.io.images`` reads) or uint8 arrays."""
     from nstjax.io import images
 
-    load = lambda x, fit=None: images.as_rgb_array(x) if isinstance(x, np.ndarray) else images.load_image(x, fit=fit)
-    out = load(image)
+    out = images.read(image)
     # Decoded as a run decodes them (a JPEG at a reduced scale when much larger), so that the score of a
     # run's final.png reproduces its summary.json.
     fit = out.shape[:2]
-    return score(out, load(content, fit), load(style, fit))
+    return score(out, images.read(content, fit), images.read(style, fit))
 
 
 def main(argv: list[str] | None = None) -> int:

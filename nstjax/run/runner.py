@@ -52,9 +52,9 @@ def _shape_of(source, which: str) -> tuple[int, int]:
 
 
 def _decode(source, which: str, fit: tuple[int, int]) -> np.ndarray:
-    if isinstance(source, np.ndarray):
-        return images.as_rgb_array(source, which)
-    return images.load_image(source, fit=fit) if source else default_image(which)
+    if isinstance(source, np.ndarray) or source:
+        return images.read(source, fit, which)
+    return default_image(which)
 
 
 def load_inputs(run: RunConfig, content=None, styles=None) -> Inputs:
