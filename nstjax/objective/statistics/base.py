@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +19,27 @@ class Statistic(NamedTuple):
     distance: Callable[..., jax.Array]  # (X, stats, mask (M,) | None, key) -> mean squared difference
     masks: bool = True  # supports ``style_masks``
     stochastic: bool = False  # needs fresh random numbers each iteration (``key``)
+    spatial: bool = False  # describe and distance take H×W×C maps, not M × N (mrf: 3×3 patches)
+    layers: tuple[str, ...] | None = None  # its paper's style layers, used while ``style_layers`` is ``paper``
+    at: Callable[[str], "Statistic"] | None = None  # the statistic at a named layer, where it differs (hist)
+    options: Callable[..., "Statistic"] | None = None  # it, with the keys of its config block (``mrf.stride``)
+    copies: Callable[[np.ndarray], list[np.ndarray]] | None = None  # style images described together (mrf)
+    blend: bool = True  # honours ``style_blend`` weights (mrf matches in the union of the styles' patches)
+
+
+def at_layer(stat: Statistic, layer: str) -> Statistic:
+    """The statistic used at ``layer``: the same at every layer, unless it says otherwise (``at``)."""
+    return stat if stat.at is None else stat.at(layer)
+
+
+def layout(stat: Statistic, f: jax.Array) -> jax.Array:
+    """One layer's H×W×C features as the statistic reads them: the map (``spatial``), else M × N."""
+    return f if stat.spatial else f.reshape(-1, f.shape[-1])
+
+
+def configured(stat: Statistic, options: Mapping[str, Any] | None = None) -> Statistic:
+    """The statistic with its config block's keys (``mrf: {stride: 1}``); ValueError (one line) on a bad one."""
+    return stat if stat.options is None or not options else stat.options(**options)
 
 
 def second_moment(x: jax.Array, weight: jax.Array | None = None) -> jax.Array:
