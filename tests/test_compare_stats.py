@@ -1,0 +1,206 @@
+"""The comparison's statistics (nstjax.stats) against known truths, and its figures (nstjax.io.compare_plots)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from nstjax.stats import frontier, inference, summary
+
+RATIOS = (1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3)
+
+
+def _curve(c, scale):
+    """A decreasing trade-off that flattens at both ends, as a ratio sweep's does (no closed form PCHIP is exact on)."""
+    return scale * (0.3 + 1.0 / (1.0 + (np.asarray(c) / 0.5) ** 2))
+
+
+def _rows(variants, n_contents=3, n_styles=4, noise=0.0, seed=0):
+    """Synthetic runs: each variant is (name, style shift δ, content-distance gain g): at ratio q the run lands
+    at content distance g·c(q) on the pair's frontier shifted by δ (+ noise). The style scale varies by style
+    (most of the variance, as in Yeh et al.), a little by content."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for ci, si in itertools.product(range(n_contents), range(n_styles)):
+        scale = (1.0 + si) * (1.0 + 0.1 * ci)
+        for name, shift, gain in variants:
+            for q in RATIOS:
+                cd = gain * 0.3 * q**0.15  # content distance 0.15 … 0.84 over the sweep (gain 1)
+                rows.append({"content": f"c{ci}", "style": f"s{si}", "variant": name, "ratio": q,
+                             "content_distance": cd,
+                             "style_gram": float(_curve(cd, scale) + shift + noise * rng.normal()),
+                             "style_swd": float(0.5 * _curve(cd, scale) + shift)})
+    return rows
+
+
+def test_pareto_hand_example():
+    # (3, 4) is beaten by (2, 3); (2, 3.5) by (2, 3); (5, 1) by (4, 1); the duplicate (2, 3) is kept once.
+    x, y = frontier.pareto([1, 2, 3, 4, 2, 5, 2, np.nan], [5, 3, 4, 1, 3.5, 1, 3, 0.1])
+    np.testing.assert_array_equal(x, [1, 2, 4])
+    np.testing.assert_array_equal(y, [5, 3, 1])
+
+
+def test_shifted_curve_recovers_delta_at_matched_content():
+    c = np.geomspace(0.5, 8.0, 7)
+    # Same knots: PCHIP of shifted data is the shifted PCHIP, so the gap is δ to rounding.
+    assert frontier.delta_matched_content(c, _curve(c, 3.0), c, _curve(c, 3.0) - 0.2) == pytest.approx(-0.2, abs=1e-12)
+    # Other knots, half overlapping: only interpolation error remains.
+    c2 = c * 1.7
+    assert frontier.delta_matched_content(c, _curve(c, 3.0), c2, _curve(c2, 3.0) + 0.2) == pytest.approx(0.2, abs=0.01)
+    # A frontier moved right by ε (more content lost for the same style): +ε at matched style, 0 in style.
+    assert frontier.delta_matched_style(c, _curve(c, 3.0), c + 0.25, _curve(c, 3.0)) == pytest.approx(0.25, abs=1e-12)
+
+
+def test_log_axis_weighs_the_range_per_log_unit():
+    # x = e^t on t ∈ [0, 1], a gap of t/2 (both curves decreasing, so every point is on its frontier).
+    t = np.linspace(0.0, 1.0, 50)
+    x, base_y = np.exp(t), 2.0 - t
+    # Per unit of log x the mean gap is ∫ t/2 dt = 1/4; per unit of x it is ∫_1^e log(x)/2 dx / (e − 1) = 1/(2(e − 1)).
+    assert frontier.bd_delta(x, base_y, x, base_y + t / 2) == pytest.approx(0.25, abs=1e-12)
+    assert frontier.bd_delta(x, base_y, x, base_y + t / 2, log_x=False) == pytest.approx(0.5 / (np.e - 1.0), abs=1e-4)
+
+
+def test_no_overlap_or_too_few_points_is_nan():
+    c = np.array([1.0, 2.0, 3.0])
+    assert np.isnan(frontier.delta_matched_content(c, 4.0 - c, c + 5.0, 4.0 - c))
+    assert np.isnan(frontier.delta_matched_content(c, 4.0 - c, [1.0, 2.0], [1.0, 1.5]))  # one Pareto point
+    assert np.isnan(frontier.delta_matched_content(c, 4.0 - c, [3.0, 4.0], [1.0, 0.5]))  # touches at one point
+
+
+def test_holm_hand_example():
+    # Sorted: 0.005·4 = 0.02, 0.01·3 = 0.03, 0.03·2 = 0.06, 0.04·1 = 0.04 → raised to 0.06 (step-down monotone).
+    np.testing.assert_allclose(inference.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(inference.holm([0.5, np.nan, 0.6]), [1.0, np.nan, 1.0])
+
+
+def test_sign_flip_exact_enumeration():
+    # n = 4, all deltas positive: only the all-plus and all-minus sign vectors are as extreme: p = 2/16.
+    assert inference.sign_flip_p([1.0, 2.0, 3.0, 4.0], n_perm=16) == 2 / 16
+    # d = (1, 1, 1, −3): |mean| = 0; every one of the 16 flips is at least that.
+    assert inference.sign_flip_p([1.0, 1.0, 1.0, -3.0], n_perm=100) == 1.0
+    # Sampled (2^20 > n_perm): never below 1/(n_perm + 1).
+    assert inference.sign_flip_p(np.ones(20), n_perm=999) == pytest.approx(1 / 1000)
+
+
+def test_bootstrap_and_permutation_are_deterministic_for_a_seed():
+    table = np.random.default_rng(3).normal(size=(5, 4))
+    table[1, 2] = np.nan
+    assert inference.bootstrap_ci(table, 500, seed=7) == inference.bootstrap_ci(table, 500, seed=7)
+    assert inference.bootstrap_ci(table, 500, seed=7) != inference.bootstrap_ci(table, 500, seed=8)
+    d = table[np.isfinite(table)]
+    assert inference.sign_flip_p(d, 300, seed=1) == inference.sign_flip_p(d, 300, seed=1)
+    rows = _rows([("base", 0.0, 1.0), ("v", -0.05, 1.2)], noise=0.05)
+    a = summary.summarize(rows, "base", n_boot=300, n_perm=300, seed=4)
+    assert a == summary.summarize(rows, "base", n_boot=300, n_perm=300, seed=4)
+    # Seeds follow the names: another variant beside it leaves this one's interval and p as they were.
+    more = rows + [dict(r, variant="w") for r in rows if r["variant"] == "v"]
+    b = summary.summarize(more, "base", n_boot=300, n_perm=300, seed=4)
+    assert [c["ci95"] for c in a["comparisons"]] == [c["ci95"] for c in b["comparisons"] if c["variant"] == "v"]
+
+
+def test_two_way_bootstrap_resamples_styles():
+    # Deltas that differ only between styles: a one-way bootstrap over contents would see no spread at all.
+    table = np.tile([-1.0, 0.0, 1.0, 2.0], (5, 1))
+    lo, hi = inference.bootstrap_ci(table, 2000, seed=0)
+    assert lo < 0.5 < hi and hi - lo > 1.0
+    # With all styles the same, the spread is the contents' alone.
+    assert inference.bootstrap_ci(np.full((5, 4), 0.3), 200, seed=0) == pytest.approx((0.3, 0.3))
+
+
+def test_summary_recovers_a_known_shift():
+    delta = -0.08
+    rows = _rows([("max", 0.0, 1.0), ("avg", delta, 1.3)], noise=0.02)
+    s = summary.summarize(rows, "max", metrics=("style_gram",), n_boot=1000, n_perm=2000)
+    (c,) = s["comparisons"]
+    assert s["pairs"] == 12 and c["pairs_compared"] == 12 and c["pairs_without_overlap"] == 0
+    assert c["delta"] == pytest.approx(delta, abs=0.015)
+    lo, hi = c["ci95"]
+    assert lo < delta < hi < 0
+    assert c["p"] < 0.01 and c["wins"] >= 10
+    assert set(c["per_style"]) == {"s0", "s1", "s2", "s3"}
+
+
+def test_equal_ratio_shows_the_strength_confound():
+    # A "stronger" variant on the SAME frontier: at each ratio it lands further along it (gain 2 in content
+    # distance). At equal ratio it looks closer to the style; at matched content there is nothing to choose.
+    rows = _rows([("base", 0.0, 1.0), ("strong", 0.0, 2.0)])
+    (c,) = summary.summarize(rows, "base", metrics=("style_swd",), n_boot=200, n_perm=200)["comparisons"]
+    assert c["delta"] == pytest.approx(0.0, abs=2e-3)
+    assert c["delta_equal_ratio"] < -0.1
+
+
+def test_variant_against_itself_is_exactly_zero():
+    rows = _rows([("base", 0.0, 1.0)], noise=0.05)
+    rows += [dict(r, variant="copy") for r in rows]
+    s = summary.summarize(rows, "base", n_boot=300, n_perm=300)
+    for c in s["comparisons"]:
+        assert c["delta"] == 0.0 and c["ci95"] == [0.0, 0.0]
+        assert c["p"] == 1.0 and c["p_holm"] == 1.0
+        assert c["wins"] == 0 and c["delta_equal_ratio"] == 0.0 and c["delta_matched_style"] == 0.0
+
+
+def test_pairs_without_overlap_are_counted():
+    rows = _rows([("base", 0.0, 1.0), ("far", 0.0, 1.0)], n_contents=2, n_styles=2)
+    for r in rows:  # one pair's variant frontier lies wholly beyond the baseline's range of content distance
+        if r["variant"] == "far" and (r["content"], r["style"]) == ("c0", "s0"):
+            r["content_distance"] *= 100.0
+    rows = [r for r in rows if not (r["variant"] == "far" and (r["content"], r["style"]) == ("c1", "s1"))]
+    (c,) = summary.summarize(rows, "base", metrics=("style_gram",), n_boot=100, n_perm=100)["comparisons"]
+    assert (c["pairs_compared"], c["pairs_without_overlap"], c["pairs_missing"]) == (2, 2, 1)
+    assert [p["delta"] is None for p in c["per_pair"]] == [True, False, False, True]
+
+
+def test_null_is_calibrated():
+    # Identical-in-distribution variants: per pair a pool of frontiers, each the pair's curve at jittered content
+    # distances plus noise; a draw compares two distinct frontiers of the pool on every pair. The pool's curves
+    # and their gaps are built once (PCHIP construction is the cost), so 2000 draws are a matrix lookup.
+    rng = np.random.default_rng(0)
+    n_pairs, pool, n_draws = 10, 24, 2000
+    base_c = np.geomspace(0.15, 0.85, 5)
+    gaps = np.empty((n_pairs, pool, pool))
+    for j in range(n_pairs):
+        scale = 1.0 + j % 4
+        curves = []
+        for _ in range(pool):
+            c = base_c * np.exp(0.1 * rng.normal(size=5))
+            curves.append(frontier.curve(c, _curve(c, scale) + 0.02 * scale * rng.normal(size=5)))
+        gaps[j] = [[frontier.gap(a, b) for b in curves] for a in curves]
+    np.testing.assert_array_equal(gaps, -gaps.transpose(0, 2, 1))  # antisymmetric: the null is symmetric
+    first = rng.integers(0, pool, size=(n_draws, n_pairs))
+    second = (first + rng.integers(1, pool, size=(n_draws, n_pairs))) % pool  # a distinct frontier
+    deltas = gaps[np.arange(n_pairs), first, second]
+    assert np.isfinite(deltas).all()
+    p = inference.sign_flip_p(deltas, n_perm=500, seed=1)  # sampled: 2^10 > 500
+    assert p.shape == (n_draws,)
+    assert 0.03 < float(np.mean(p < 0.05)) < 0.07
+    p_exact = inference.sign_flip_p(deltas[:, :8], n_perm=256)  # exact: 2^8 ≤ 256
+    assert 0.03 < float(np.mean(p_exact < 0.05)) < 0.07
+
+
+def test_markdown_ranks_and_counts():
+    rows = _rows([("max", 0.0, 1.0), ("worse", 0.1, 1.0), ("better", -0.1, 1.0)], n_contents=2, n_styles=2)
+    md = summary.to_markdown(summary.summarize(rows, "max", metrics=("style_swd",), n_boot=100, n_perm=100))
+    table = [line for line in md.splitlines() if line.startswith("| ") and "rank" not in line]
+    assert [line.split(" | ")[1] for line in table] == ["`better`", "`worse`"]
+    assert "matched content" in md and "pairs without overlap" in md
+
+
+def test_plots_have_one_panel_per_pair_and_metric(tmp_path):
+    from PIL import Image
+
+    from nstjax.io import compare_plots
+
+    rows = _rows([("max", 0.0, 1.0), ("avg", -0.05, 1.2), ("l2", 0.02, 0.9)], n_contents=2, n_styles=3)
+    fig = compare_plots.frontiers_figure(rows, "style_gram")
+    assert sum(ax.get_visible() for ax in fig.axes) == 6
+    assert sum(len(ax.lines) for ax in fig.axes if ax.get_visible()) == 6 * 3 * 2  # points + curve per variant
+    path = compare_plots.frontiers_png(rows, tmp_path / "frontiers.png", "style_gram")
+    w, h = Image.open(path).size
+    assert w > h > 0  # 2 rows × 3 columns of panels (6 pairs)
+    s = summary.summarize(rows, "max", n_boot=100, n_perm=100)
+    fig = compare_plots.forest_figure(s)
+    assert len(fig.axes) == 2  # one per metric
+    assert all(len(ax.get_yticks()) == 2 for ax in fig.axes)  # the two variants besides the baseline
+    assert Image.open(compare_plots.forest_png(s, tmp_path / "forest.png")).size[0] > 0
