@@ -57,8 +57,9 @@ def frontiers_figure(rows: list[dict], metric: str) -> Figure:
             y = np.array([np.nan if r.get(metric) is None else r[metric] for r in runs], dtype=float)
             px, py = pareto(x, y)
             ax.plot(px, py, "o", color=colours[v], markersize=3.5)
-            on = set(zip(px.tolist(), py.tolist()))
-            off = np.array([np.isfinite(a) and np.isfinite(b) and (a, b) not in on for a, b in zip(x, y)], dtype=bool)
+            on = set(zip(px.tolist(), py.tolist(), strict=True))
+            off = np.array([np.isfinite(a) and np.isfinite(b) and (a, b) not in on
+                            for a, b in zip(x, y, strict=True)], dtype=bool)
             if off.any():
                 ax.scatter(x[off], y[off], s=12, facecolors="none", edgecolors=colours[v], linewidths=0.8)
             f = curve(x, y)
@@ -97,7 +98,7 @@ def forest_figure(summary: dict) -> Figure:
     variants = [v for v in summary["variants"] if v != summary["baseline"]]
     fig = Figure(figsize=(3.6 * len(metrics) + 1.2, 0.45 * len(variants) + 1.3), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False, sharey=True)[0]
-    for ax, metric in zip(axes, metrics):
+    for ax, metric in zip(axes, metrics, strict=True):
         by_variant = {c["variant"]: c for c in summary["comparisons"] if c["metric"] == metric}
         for k, v in enumerate(variants):
             c = by_variant.get(v)

@@ -30,18 +30,18 @@ def pareto(x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
 
     A point is kept when no other point has x' ≤ x and y' ≤ y with one of them strict; of equal points one is
     kept. Points with a non-finite coordinate (a run that failed) are dropped first."""
-    x = np.asarray(x, dtype=float).ravel()
-    y = np.asarray(y, dtype=float).ravel()
-    if x.shape != y.shape:
-        raise ValueError(f"pareto: x and y differ in length ({x.size} vs {y.size})")
-    finite = np.isfinite(x) & np.isfinite(y)
-    x, y = x[finite], y[finite]
-    order = np.lexsort((y, x))  # by x, ties by y
-    x, y = x[order], y[order]
+    xs = np.asarray(x, dtype=float).ravel()
+    ys = np.asarray(y, dtype=float).ravel()
+    if xs.shape != ys.shape:
+        raise ValueError(f"pareto: x and y differ in length ({xs.size} vs {ys.size})")
+    finite = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys = xs[finite], ys[finite]
+    order = np.lexsort((ys, xs))  # by x, ties by y
+    xs, ys = xs[order], ys[order]
     # Sorted so, a point survives iff its y is below every y before it (those have x' ≤ x).
-    best_before = np.concatenate([[np.inf], np.minimum.accumulate(y)[:-1]])
-    keep = y < best_before
-    return x[keep], y[keep]
+    best_before = np.concatenate([[np.inf], np.minimum.accumulate(ys)[:-1]])
+    keep = ys < best_before
+    return xs[keep], ys[keep]
 
 
 def _axis(x: np.ndarray, log_x: bool) -> np.ndarray:

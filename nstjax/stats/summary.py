@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -99,7 +100,7 @@ def summarize(rows: list[dict], baseline: str, metrics: Sequence[str] = ("style_
 
     comparisons = []
     for metric in metrics:
-        block = []
+        block: list[dict[str, Any]] = []
         for variant in others:
             table = np.full((len(contents), len(styles)), np.nan)
             per_pair, matched_style, equal_ratio, missing = [], [], [], 0
@@ -137,9 +138,9 @@ def summarize(rows: list[dict], baseline: str, metrics: Sequence[str] = ("style_
                 "per_style": {s: _num(v) for s, v in per_style.items()},
                 "per_pair": per_pair,
             })
-        adjusted = holm([np.nan if c["p"] is None else c["p"] for c in block])
-        for c, q in zip(block, adjusted):
-            c["p_holm"] = _num(q)
+        adjusted = holm([np.nan if comp["p"] is None else comp["p"] for comp in block])
+        for comp, q in zip(block, adjusted, strict=True):
+            comp["p_holm"] = _num(q)
         comparisons.extend(block)
     return {"baseline": baseline, "pairs": len(pairs), "variants": variants, "metrics": list(metrics),
             "contents": contents, "styles": styles, "seed": seed, "n_boot": n_boot, "n_perm": n_perm,
@@ -161,9 +162,9 @@ def to_markdown(summary: dict) -> str:
     lines = [
         f"# Variants against {base} over {summary['pairs']} pairs",
         "",
-        f"Δ = the variant's yardstick style distance minus {base}'s at matched content distance (mean gap over the "
-        "overlapping range of log content distance, then mean over pairs): negative = closer to the style for the "
-        "same content kept.",
+        (f"Δ = the variant's yardstick style distance minus {base}'s at matched content distance (mean gap over the "
+         "overlapping range of log content distance, then mean over pairs): negative = closer to the style for the "
+         "same content kept."),
     ]
     header = ("| rank | variant | Δ at matched content | 95% interval | p | p (Holm) | wins | pairs compared "
               "| pairs without overlap | Δ content at matched style | Δ at equal ratio |")
@@ -177,7 +178,7 @@ def to_markdown(summary: dict) -> str:
                 f"| {rank} | {_name(c['variant'])} | {_fmt(c['delta'])} | [{_fmt(lo)}, {_fmt(hi)}] | {_fmt(c['p'])} "
                 f"| {_fmt(c['p_holm'])} | {c['wins']}/{c['pairs_compared']} | {c['pairs_compared']} "
                 f"| {c['pairs_without_overlap']} | {_fmt(c['delta_matched_style'])} | {_fmt(c['delta_equal_ratio'])} |")
-    lines += ["", f"Two-way bootstrap over contents and styles ({summary['n_boot']} resamples), sign-flip "
-              f"permutation p ({summary['n_perm']} draws or exact), Holm across variants per metric; seed "
-              f"{summary['seed']}.", ""]
+    lines += ["", (f"Two-way bootstrap over contents and styles ({summary['n_boot']} resamples), sign-flip "
+                   f"permutation p ({summary['n_perm']} draws or exact), Holm across variants per metric; seed "
+                   f"{summary['seed']}."), ""]
     return "\n".join(lines)
