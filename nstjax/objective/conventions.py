@@ -11,8 +11,9 @@ figures were made with. Three are offered, so that a ratio always says which one
   That code weights content by 1 and style by 1; here β = α · 1e-3 / ratio, so ``ratio=1e-3`` (the
   default) is exactly the released code and ``ratio`` keeps its meaning of "more content as it grows".
 
-In the paper's units the reference code's weights are α_paper = 2/(N_c M_c) and β_paper·w_l = 4e3/N_l²
-(i.e. α/β ≈ 1e-7 … 1e-5 at 512 px, weighted towards the shallow layers).
+  In the paper's units the reference code's weights are α_paper = 2/(N_c M_c) and β_paper·w_l = 4e3/N_l²
+  (i.e. α/β ≈ 1e-7 … 1e-5 at 512 px, weighted towards the shallow layers).
+
 * ``keras`` — the seed article's code (Chollet's Keras example, ``examples/neural_style_transfer.py``):
   content Σ (F − P)², style Σ_l (1/L) · Σ (G_l − A_l)² / (4 · 3² · (H·W)²) — its ``channels = 3`` and
   ``size = H·W`` are the *image's*, for every layer (a quirk of that code, kept: it weights the shallow
