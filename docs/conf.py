@@ -31,7 +31,6 @@ myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3  # `[text](page.md#a-heading)` links, as GitHub renders them
 
 autodoc_member_order = "bysource"
-autodoc_typehints = "description"
 
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
@@ -40,3 +39,28 @@ html_theme = "sphinx_book_theme"
 html_title = "nstjax"
 html_theme_options = {"show_toc_level": 2}
 html_static_path: list[str] = []
+
+
+def setup(app):
+    """``{registry-modules} PACKAGE``: every module of a registry's package (but its ``base``), so that a new
+    statistic appears in the API reference when its module lands, without editing api.md."""
+    import importlib
+    import pkgutil
+
+    from docutils.parsers.rst import Directive
+    from docutils.statemachine import StringList
+
+    class RegistryModules(Directive):
+        required_arguments = 1
+
+        def run(self):
+            package = importlib.import_module(self.arguments[0])
+            names = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name != "base")
+            lines = []
+            for name in names:
+                lines += [f".. automodule:: {package.__name__}.{name}", "   :no-index:", ""]
+            self.state_machine.insert_input(StringList(lines, source=self.arguments[0]), self.arguments[0])
+            return []
+
+    app.add_directive("registry-modules", RegistryModules)
+    return {"parallel_read_safe": True}
