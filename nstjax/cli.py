@@ -54,8 +54,14 @@ def check_overrides(args: list[str]) -> None:
         elif root in GROUPS:
             if rest.split(".")[0] not in sub[root]:
                 raise ConfigError(f"unknown key {key!r}; {root} has {', '.join(sorted(sub[root]))}")
-        elif root not in top or rest:
+        elif root not in top or rest and rest not in _block_keys(root):
             raise ConfigError(f"unknown key {key!r}; valid keys: {', '.join(sorted(top | set(GROUPS)))}")
+
+
+def _block_keys(root: str) -> set[str]:
+    """The keys of a block of config.yaml (``mrf: {stride: 2, ...}``); none for a plain key."""
+    block = OmegaConf.load(CONFIG_DIR / "config.yaml").get(root)
+    return set(block.keys()) if isinstance(block, DictConfig) else set()
 
 
 def _logger_options(cfg: DictConfig) -> dict | None:

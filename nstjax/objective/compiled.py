@@ -20,6 +20,7 @@ from nstjax.model.layers import ORDER, deepest
 from nstjax.objective import losses
 from nstjax.objective.conventions import CONVENTIONS
 from nstjax.objective.statistics import STYLE_LOSSES
+from nstjax.objective.statistics.base import Statistic, Stats, at_layer, configured, layout
 
 
 def enable_compilation_cache(folder: str | None = None) -> None:
@@ -46,6 +47,7 @@ class Spec:
     conv: str = "auto"  # "auto" (Winograd on the deep layers) | "direct" | "winograd" (see nstjax.model.winograd)
     style_loss: str = "gram"  # a name in nstjax.objective.statistics.STYLE_LOSSES
     convention: str = "paper"  # a name in nstjax.objective.conventions.CONVENTIONS
+    style_options: tuple = ()  # (key, value) pairs of the statistic's config block (mrf: stride, rotations, scales)
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -147,19 +149,29 @@ def make_targets(params: dict, spec: Spec, content: np.ndarray, styles: list[np.
     Summaries are per position (G/M), so a style image of another size than the output (``style_scale``)
     compares like with like, as the paper's 1/M² normalisation intends.
     """
-    stat = STYLE_LOSSES[spec.style_loss]
+    stat = configured(STYLE_LOSSES[spec.style_loss], dict(spec.style_options))
     content_feats = feature_fn(spec.pooling, spec.content_layers)(params, jnp.asarray(content, jnp.float32))
     blend = blend or [1.0 / len(styles)] * len(styles)
     lw = style_layer_weights(spec, layer_weights)
-    described = []
-    for style in styles:
-        feats = feature_fn(spec.pooling, spec.style_layers)(params, jnp.asarray(style, jnp.float32))
-        described.append({name: stat.describe(feats[name].reshape(-1, feats[name].shape[-1])) for name in spec.style_layers})
+    described = [describe_style(params, spec, stat, style) for style in styles]
     if masks is not None:
         regions = tuple((jnp.float32(w), d, layer_masks_of(m, spec.style_layers)) for w, d, m in zip(blend, described, masks))
         return Targets(dict(content_feats), {}, lw, regions)
-    mixed = {name: stat.mix([d[name] for d in described], blend) for name in spec.style_layers}
+    mixed = {name: at_layer(stat, name).mix([d[name] for d in described], blend) for name in spec.style_layers}
     return Targets(dict(content_feats), mixed, lw)
+
+
+def describe_style(params: dict, spec: Spec, stat: Statistic, style: np.ndarray) -> dict[str, Stats]:
+    """One style image's summary at each style layer. A statistic with ``copies`` (mrf: the style rotated
+    and scaled) describes the copies together, as one style; each copy's features are freed before the next."""
+    summaries = []
+    for image in [style] if stat.copies is None else stat.copies(style):
+        feats = feature_fn(spec.pooling, spec.style_layers)(params, jnp.asarray(image, jnp.float32))
+        summaries.append({name: at_layer(stat, name).describe(layout(at_layer(stat, name), feats[name]))
+                          for name in spec.style_layers})
+    if len(summaries) == 1:
+        return summaries[0]
+    return {name: at_layer(stat, name).mix([s[name] for s in summaries], [1.0] * len(summaries)) for name in spec.style_layers}
 
 
 def style_layer_weights(spec: Spec, layer_weights: dict[str, float] | None) -> dict[str, jax.Array]:

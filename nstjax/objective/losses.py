@@ -14,6 +14,7 @@ import jax.numpy as jnp
 
 from nstjax.objective.conventions import CONVENTIONS
 from nstjax.objective.statistics import STYLE_LOSSES, Stats
+from nstjax.objective.statistics.base import at_layer, layout
 
 Features = Mapping[str, jax.Array]
 
@@ -44,12 +45,12 @@ def style_loss(features: Features, targets: Mapping[str, Stats], layer_weights: 
     stat, factor = STYLE_LOSSES[statistic], CONVENTIONS[convention].style_factor
     total = 0.0
     for i, (name, target) in enumerate(targets.items()):
-        f = features[name]
-        x = f.reshape(-1, f.shape[-1])
+        f, at = features[name], at_layer(stat, name)
+        x = layout(at, f)  # M × N, or the H×W×C map for a statistic of patches (mrf)
         mask = None if masks is None else masks[name].reshape(-1)
         layer_key = None if key is None else jax.random.fold_in(key, i)
-        scale = factor(name, x.shape[0], pixels)
-        total = total + layer_weights[name] * scale * stat.distance(x, target, mask, layer_key)
+        scale = factor(name, f.size // f.shape[-1], pixels)
+        total = total + layer_weights[name] * scale * at.distance(x, target, mask, layer_key)
     return total
 
 

@@ -15,6 +15,7 @@ from nstjax.model.pooling import POOLING
 from nstjax.objective.compiled import Spec
 from nstjax.objective.conventions import CONVENTIONS
 from nstjax.objective.statistics import STYLE_LOSSES
+from nstjax.objective.statistics.base import configured
 from nstjax.optim.optimize import OPTIMIZERS
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"  # Hydra's config tree, beside the package
@@ -128,9 +129,12 @@ def _plain(value):
 def validate(cfg: Mapping | DictConfig) -> RunConfig:
     """Checks every key and resolves presets; raises ConfigError (one line) on the first problem."""
     cfg = _plain(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
+    style_loss = _choice(cfg, "style_loss", "gram")
     try:
         content_layers = resolve_layers(cfg.get("content_layers", "paper"), CONTENT_PRESETS, "content_layers")
         style_layers = resolve_layers(cfg.get("style_layers", "paper"), STYLE_PRESETS, "style_layers")
+        if cfg.get("style_layers", "paper") == "paper" and STYLE_LOSSES[style_loss].layers:
+            style_layers = STYLE_LOSSES[style_loss].layers  # the style loss's own paper's layers (mrf: relu3_1, relu4_1)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 
@@ -146,6 +150,9 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
     blend = tuple(_number({"style_blend": b}, "style_blend", nonneg=True) for b in blend)
     if sum(blend) <= 0:
         raise ConfigError(f"style_blend must not be all zero, got {list(blend)}")
+    if not STYLE_LOSSES[style_loss].blend and len(set(blend)) > 1:
+        raise ConfigError(f"style_loss={style_loss} matches in the union of the styles, so style_blend weights mean nothing "
+                          f"to it; leave style_blend null, got {list(blend)}")
 
     masks = cfg.get("style_masks")
     if masks is not None:
@@ -193,7 +200,7 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         image_size=_image_size(cfg),
         steps=_number(cfg, "steps", int, positive=True),
         spec=Spec(content_layers, style_layers, _choice(cfg, "pooling"), _choice(cfg, "conv"),
-                  _choice(cfg, "style_loss", "gram"), _choice(cfg, "convention", "paper")),
+                  style_loss, _choice(cfg, "convention", "paper"), _style_options(cfg, style_loss)),
         ratio=_number(cfg, "ratio", positive=True),
         content_weight=content_weight,
         style_layer_weights=lw,
@@ -233,6 +240,27 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
     if run.style_weight > FLOAT32_MAX:
         raise ConfigError(f"ratio is too small: β = content_weight / ratio = {run.style_weight:.3g} overflows float32")
     return run
+
+
+def _style_options(cfg: Mapping, name: str) -> tuple:
+    """The keys of the statistic's own config block (``mrf: {stride: 2, ...}``) as sorted (key, value) pairs,
+    checked by the statistic itself; () for a statistic without options."""
+    import inspect
+
+    statistic, block = STYLE_LOSSES[name], cfg.get(name)
+    if statistic.options is None or block is None:
+        return ()
+    if not isinstance(block, Mapping):
+        raise ConfigError(f"{name} must be a block of keys such as {name}.stride=1, got {block!r}")
+    known = inspect.signature(statistic.options).parameters
+    unknown = sorted(set(block) - set(known))
+    if unknown:
+        raise ConfigError(f"{name} has no key {unknown[0]!r}; its keys are {', '.join(known)}")
+    try:
+        configured(statistic, block)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return tuple(sorted(block.items()))
 
 
 def _image_size(cfg: Mapping, key: str = "image_size") -> int:
