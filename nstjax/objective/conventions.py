@@ -19,6 +19,12 @@ figures were made with. Three are offered, so that a ratio always says which one
   ``size = H·W`` are the *image's*, for every layer (a quirk of that code, kept: it weights the shallow
   layers up to ~450× more than the paper does), β = α / ratio (its content_weight / style_weight = 0.025).
 
+At any image size: ``paper`` and ``keras`` sum the content term over positions while their style terms
+are normalised by them, so a ratio's balance depends on the size. ``ratio_size`` (default 512, the
+paper's size) multiplies α by (pixels at ``ratio_size``)/(the image's pixels), so the printed ratios
+weigh the terms as at 512 px whatever the size (``size_factor``). ``reference`` is size-free already
+(both terms are means), so ``ratio_size`` leaves it alone.
+
 Each style statistic (``nstjax.objective.statistics``) returns a mean squared difference of its statistic; the
 convention multiplies it by ``style_factor(layer, M_l, H·W)`` (¼ in the paper, whose Gram term is ¼ of
 the mean squared difference of G/M; 1 in the reference code; N_l² M_l² / (36 (H·W)²) in the Keras code).
@@ -41,6 +47,20 @@ class Convention(NamedTuple):
     style_factor: Callable[[str, int, int], float]  # (layer, M_l, image pixels) -> multiplies each statistic's term
     layer_weights: Callable[[tuple[str, ...]], dict[str, float]]  # default w_l
     beta: Callable[[float, float], float]  # (α, ratio) -> β
+    content_sums_positions: bool = True  # the content term grows with the image's area (``ratio_size`` applies)
+
+
+def size_factor(convention: str, pixels: int, reference_pixels: int | None) -> float:
+    """What ``ratio_size`` multiplies α by: reference pixels / the image's pixels where the content term is
+    a sum over positions (paper, keras), so that a ratio weighs the two terms as it does at the reference
+    size; 1 where it is already a mean (reference) or ``ratio_size`` is null.
+
+    Why: the content term ½ Σ (F − P)² grows with the positions M while every style term is normalised by
+    M (G/M), so the same α/β weighs style (512/s)² times more at s px than at the paper's 512 px.
+    """
+    if reference_pixels is None or not CONVENTIONS[convention].content_sums_positions:
+        return 1.0
+    return reference_pixels / pixels
 
 
 def _half_sum_sq(f: jax.Array, p: jax.Array) -> jax.Array:
@@ -71,6 +91,6 @@ CONVENTIONS: dict[str, Convention] = {
     "paper": Convention(_half_sum_sq, lambda layer, m, pixels: 0.25, _equal, lambda alpha, ratio: alpha / ratio),
     "reference": Convention(_mean_sq, lambda layer, m, pixels: 1.0,
                             lambda layers: {k: 1e3 / channels(k) ** 2 for k in layers},
-                            lambda alpha, ratio: alpha * REFERENCE_RATIO / ratio),
+                            lambda alpha, ratio: alpha * REFERENCE_RATIO / ratio, content_sums_positions=False),
     "keras": Convention(_sum_sq, _keras_style_factor, _equal, lambda alpha, ratio: alpha / ratio),
 }

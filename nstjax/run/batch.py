@@ -31,7 +31,7 @@ from nstjax.run.runner import Problem, RunError, finish_image, finish_run, load_
 
 # What a batch's runs may differ in: the objective's weights (data for the compiled program), the
 # starting image, and bookkeeping. Everything else must be equal.
-PER_RUN = ("ratio", "content_weight", "style_weight_override", "style_layer_weights", "tv_weight", "init", "seed",
+PER_RUN = ("ratio", "ratio_size", "content_weight", "style_weight_override", "style_layer_weights", "tv_weight", "init", "seed",
            "steps", "save_every", "progress", "logger")
 
 

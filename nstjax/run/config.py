@@ -13,7 +13,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from nstjax.model.layers import CONTENT_PRESETS, STYLE_PRESETS, resolve_layers
 from nstjax.model.pooling import POOLING
 from nstjax.objective.compiled import Spec
-from nstjax.objective.conventions import CONVENTIONS
+from nstjax.objective.conventions import CONVENTIONS, size_factor
 from nstjax.objective.statistics import STYLE_LOSSES
 from nstjax.objective.statistics.base import configured
 from nstjax.optim.optimize import OPTIMIZERS
@@ -68,6 +68,7 @@ class RunConfig:
     shard: str = "none"  # "spatial": the image's rows split over the local devices (nstjax.run.sharding)
     loop: str = "auto"  # host | device (L-BFGS chunks inside jit) | auto: device on accelerators
     loop_chunk: int = 10
+    ratio_size: int | None = 512  # longest side at which ``ratio`` has its printed balance (None: raw α)
 
     def loop_kind(self) -> str:
         """The loop that runs: ``auto`` is the host loop on CPUs (no round trip to save there) and the device
@@ -84,6 +85,15 @@ class RunConfig:
         if self.style_weight_override is not None:
             return self.style_weight_override
         return CONVENTIONS[self.spec.convention].beta(self.content_weight, self.ratio)
+
+    def content_weight_at(self, shape: tuple[int, int]) -> float:
+        """α as the objective uses it for an image of ``shape``: rescaled by ``ratio_size``
+        (``nstjax.objective.conventions.size_factor``) so that a ratio's balance does not depend on the size."""
+        from nstjax.io.images import longest_side_shape
+
+        h, w = shape[:2]
+        reference = None if self.ratio_size is None else math.prod(longest_side_shape((h, w), self.ratio_size))
+        return self.content_weight * size_factor(self.spec.convention, h * w, reference)
 
 
 FLOAT32_MAX = 3.4028234663852886e38  # every weight reaches the compiled objective as float32
@@ -222,6 +232,7 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         shard=_choice(cfg, "shard", "none"),
         loop=_choice(cfg, "loop", "auto"),
         loop_chunk=_number({"loop_chunk": cfg.get("loop_chunk", 10)}, "loop_chunk", int, positive=True),
+        ratio_size=None if cfg.get("ratio_size", 512) is None else _image_size(cfg, "ratio_size"),
     )
     statistic = STYLE_LOSSES[run.spec.style_loss]
     if masks is not None and not statistic.masks:

@@ -98,8 +98,10 @@ def initial_image(run: RunConfig, inputs: Inputs) -> np.ndarray:
     return np.random.default_rng(run.seed).uniform(0, 255, inputs.content.shape).astype(np.float32)
 
 
-def loss_weights(run: RunConfig) -> losses.Weights:
-    return losses.Weights(jnp.float32(run.content_weight), jnp.float32(run.style_weight), jnp.float32(run.tv_weight))
+def loss_weights(run: RunConfig, shape: tuple[int, int]) -> losses.Weights:
+    """α (rescaled for the image's size by ``ratio_size``), β and the TV weight, as float32 data."""
+    return losses.Weights(jnp.float32(run.content_weight_at(shape)), jnp.float32(run.style_weight),
+                          jnp.float32(run.tv_weight))
 
 
 @dataclass
@@ -131,7 +133,7 @@ def prepare(run: RunConfig, params: dict, inputs: Inputs | None = None,
     x0 = initial_image(run, Inputs(content_for_loss, styles))
     params = compiled.prepare_params(spec, params, x0.shape)
     key = iteration_key(run, 0) if STYLE_LOSSES[spec.style_loss].stochastic else None
-    return Problem(spec, compiled.Data(params, targets, loss_weights(run), key), jnp.asarray(x0), inputs)
+    return Problem(spec, compiled.Data(params, targets, loss_weights(run, x0.shape), key), jnp.asarray(x0), inputs)
 
 
 def iteration_key(run: RunConfig, step: int) -> jax.Array:
