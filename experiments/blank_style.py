@@ -4,8 +4,10 @@ of the Keras example is 20 L-BFGS evaluations; here 20 L-BFGS steps), with the a
 from nstjax.run.experiments import Cell, Grid, main
 
 # The example's objective and weights: content_weight 0.025, style_weight 1 (= 0.025 / ratio), TV 1.
+# ratio_size=None: the example's weights as written, at our 256 px (its 400-row images would weigh content ~3×
+# more); the figures made with them before ratio_size existed stay reproducible.
 KERAS = {"convention": "keras", "content_layers": "keras", "style_layers": "keras", "content_weight": 0.025,
-         "ratio": 0.025, "tv_weight": 1.0, "pooling": "max"}
+         "ratio": 0.025, "ratio_size": None, "tv_weight": 1.0, "pooling": "max"}
 
 
 def build() -> Grid:
