@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from pathlib import Path
@@ -22,6 +23,24 @@ Image.MAX_IMAGE_PIXELS = 1 << 28
 
 class ImageError(ValueError):
     """An input image that cannot be used; the message is one line for the user."""
+
+
+# Photographs that ship with scikit-image, named like paths (``skimage:coffee``) wherever an image is read, so a
+# benchmark or a command line can use them without a file (nstjax-compare's benchmarks do).
+BUNDLED = "skimage:"
+BUNDLED_NAMES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field", "retina")
+
+
+@functools.lru_cache(maxsize=8)
+def bundled(name: str) -> np.ndarray:
+    """scikit-image's photograph ``name`` (one of ``BUNDLED_NAMES``), decoded once, read-only; ImageError otherwise."""
+    if name not in BUNDLED_NAMES:
+        raise ImageError(f"{BUNDLED}{name}: not one of scikit-image's photographs ({', '.join(BUNDLED_NAMES)})")
+    import skimage.data
+
+    image = getattr(skimage.data, name)()
+    image.setflags(write=False)
+    return image
 
 
 def to_rgb(img: Image.Image) -> np.ndarray:
@@ -45,8 +64,11 @@ def to_rgb(img: Image.Image) -> np.ndarray:
 
 
 def _open(path: str | Path) -> Image.Image:
-    """Opens lazily (header only; nothing decoded); raises ImageError with one line."""
+    """Opens lazily (header only; nothing decoded); raises ImageError with one line. ``skimage:NAME`` (when no
+    file has that name) is the photograph NAME that ships with scikit-image."""
     path = Path(path).expanduser()
+    if str(path).startswith(BUNDLED) and not path.exists():
+        return Image.fromarray(bundled(str(path)[len(BUNDLED):]))
     if not path.exists():
         raise ImageError(f"image not found: {path}")
     if not path.is_file():
