@@ -28,6 +28,37 @@ def wandb_configured() -> bool:
         return False
 
 
+def start_wandb(out_dir: Path, config: Mapping[str, Any], opts: Mapping[str, Any], job_type: str | None = None) -> Any:
+    """A W&B run with the logger's options, its files in ``out_dir``; offline unless the user configured W&B."""
+    import wandb
+
+    mode: Any = opts.get("mode") or (os.environ.get("WANDB_MODE") or "online" if wandb_configured() else "offline")
+    return wandb.init(
+        project=opts.get("project") or "nstjax", entity=opts.get("entity"), group=opts.get("group"),
+        tags=list(opts.get("tags") or []), name=opts.get("name"), config=dict(config),
+        dir=str(out_dir), mode=mode, reinit="finish_previous", job_type=job_type,
+    )
+
+
+def log_comparison(out_dir: Path, opts: Mapping[str, Any], summary: Mapping[str, Any],
+                   figures: Mapping[str, Path]) -> None:
+    """A comparison (``nstjax-compare``) as one W&B run: its table (a row per variant and metric), its figures, and
+    each delta in the run's summary."""
+    import wandb
+
+    columns: list[str | int] = ["variant", "metric", "delta", "ci95_lo", "ci95_hi", "p", "p_holm", "wins",
+                                "pairs_compared", "pairs_without_overlap", "delta_matched_style", "delta_equal_ratio"]
+    data = [[c["variant"] or "(defaults)", c["metric"], c["delta"], *c["ci95"], c["p"], c["p_holm"], c["wins"],
+             c["pairs_compared"], c["pairs_without_overlap"], c["delta_matched_style"], c["delta_equal_ratio"]]
+            for c in summary["comparisons"]]
+    config = {k: summary[k] for k in ("baseline", "pairs", "variants", "metrics", "seed") if k in summary}
+    run = start_wandb(out_dir, config, opts, job_type="compare")
+    run.log({"comparison": wandb.Table(columns=columns, data=data),
+             **{name: wandb.Image(str(path)) for name, path in figures.items()}})
+    run.summary.update({f"delta/{row[1]}/{row[0]}": row[2] for row in data})
+    run.finish()
+
+
 class RunLogger:
     """Writes metrics and images for one run; forwards them to W&B when ``wandb`` options are given."""
 
@@ -46,15 +77,8 @@ class RunLogger:
         self.run = self._start_wandb(config, wandb) if wandb else None
         self.image_every = int((wandb or {}).get("image_every") or 0)
 
-    def _start_wandb(self, config: Mapping[str, Any], opts: Mapping[str, Any]):
-        import wandb
-
-        mode = opts.get("mode") or (os.environ.get("WANDB_MODE") or "online" if wandb_configured() else "offline")
-        return wandb.init(
-            project=opts.get("project") or "nstjax", entity=opts.get("entity"), group=opts.get("group"),
-            tags=list(opts.get("tags") or []), name=opts.get("name"), config=dict(config),
-            dir=str(self.out_dir), mode=mode, reinit="finish_previous",
-        )
+    def _start_wandb(self, config: Mapping[str, Any], opts: Mapping[str, Any]) -> Any:
+        return start_wandb(self.out_dir, config, opts)
 
     def log_step(self, step: int, metrics: Mapping[str, float]) -> None:
         row = {"step": step, **{k: float(v) for k, v in metrics.items()}}
