@@ -206,3 +206,19 @@ def stylize_batch(runs: Sequence[RunConfig], params: dict, out_dirs: Sequence[st
                              devices=devices)
         results.append(summary if errors[i] is None else errors[i])
     return results
+
+
+def run_many(runs: Sequence[RunConfig], params: dict, out_dirs: Sequence[str | Path],
+             config_records: Sequence[dict | None] | None = None,
+             wandb: Sequence[dict | None] | None = None) -> list[dict[str, Any] | Exception]:
+    """Runs that share a ``batch_key`` as one batch (``stylize_batch``), or a single run of any kind alone
+    (``runner.run``). Returns each run's summary, or the RunError that ended it (written as ``stylize`` does)."""
+    from nstjax.run.runner import run as run_one
+
+    records, options = list(config_records or [None] * len(runs)), list(wandb or [None] * len(runs))
+    if len(runs) > 1:
+        return stylize_batch(runs, params, out_dirs, records, options)
+    try:
+        return [run_one(runs[0], params, out_dirs[0], records[0], options[0])]
+    except RunError as exc:
+        return [exc]

@@ -1,0 +1,316 @@
+"""Comparing variants over a benchmark of (content, style) pairs: every variant's ratio sweep on every pair, then
+the statistics over pairs (``nstjax.stats.summary``) and the figures (``nstjax.io.compare_plots``).
+
+Each run is a normal run directory, ``DIR/runs/<variant>/<content>__<style>/ratio_<r>``, reused when it finished
+with the same config (``experiments.finished_run``), so an interrupted comparison continues where it stopped. Runs
+that differ only in numbers (one pair and variant's ratio sweep) run as one batch (``nstjax.run.batch``); the
+rest (``swd``'s draws) one by one. Writes ``DIR/compare.json``, ``compare.md``, ``frontiers.png`` (and
+``frontiers_<metric>.png`` for every further metric) and ``forest.png``.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nstjax.io import images
+from nstjax.io.atomic import write_atomic, write_json
+from nstjax.run.config import CONFIG_DIR, ConfigError, RunConfig, validate
+
+BENCHMARKS = CONFIG_DIR / "benchmark"  # configs/benchmark/NAME.yaml: contents and styles
+REPO = CONFIG_DIR.parent  # a benchmark's relative paths are relative to the repository's root
+PER_RUN_KEYS = ("content", "style", "ratio")  # set by the comparison for each run, never by a variant
+METRICS = ("style_gram", "style_swd")  # the yardstick's two style distances; each favours its own kind of loss
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What to compare: ``variants`` (each a space-separated set of run overrides, ``""`` = the defaults; the first
+    is the baseline) × every (content, style) pair × ``ratios``; ``overrides`` apply to every run."""
+
+    variants: tuple[str, ...]
+    ratios: tuple[float, ...]
+    contents: tuple[str, ...]
+    styles: tuple[str, ...]
+    out_dir: Path
+    overrides: tuple[str, ...] = ()  # Hydra override strings, checked by the caller (``nstjax.cli.check_overrides``)
+    max_batch: int = 8  # runs per batch (1: one by one)
+    seed: int = 0  # the statistics' bootstrap and permutations
+    metrics: tuple[str, ...] = METRICS
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of a comparison."""
+
+    variant: str
+    content: str  # the pair's names in tables (``labels``)
+    style: str
+    ratio: float
+    run: RunConfig
+    record: dict = field(repr=False)  # the composed config, as summary.json records it
+    dir: Path = Path()
+
+
+def benchmark(name: str) -> tuple[list[str], list[str]]:
+    """The contents and styles of ``configs/benchmark/NAME.yaml``; relative paths resolved against the repository."""
+    from omegaconf import OmegaConf
+
+    path = BENCHMARKS / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in BENCHMARKS.glob("*.yaml"))
+        raise ConfigError(f"benchmark must be one of {', '.join(known)}; got {name!r}")
+    spec = OmegaConf.to_container(OmegaConf.load(path))
+    if not (isinstance(spec, dict) and isinstance(spec.get("contents"), list) and isinstance(spec.get("styles"), list)):
+        raise ConfigError(f"{path} must list contents: [...] and styles: [...]")
+
+    def resolve(source: str) -> str:
+        if source.startswith(images.BUNDLED) or Path(source).is_absolute():
+            return source
+        return str((REPO / source).resolve())
+
+    return [resolve(str(s)) for s in spec["contents"]], [resolve(str(s)) for s in spec["styles"]]
+
+
+def labels(sources: Sequence[str]) -> list[str]:
+    """Short unique names for images (``coffee`` for ``skimage:coffee``, the file's stem otherwise)."""
+    out: list[str] = []
+    for source in sources:
+        name = source[len(images.BUNDLED) :] if source.startswith(images.BUNDLED) else Path(source).stem
+        name = re.sub(r"[^\w.-]+", "_", name) or "image"
+        unique, n = name, 1
+        while unique in out:
+            n += 1
+            unique = f"{name}-{n}"
+        out.append(unique)
+    return out
+
+
+def variant_overrides(variant: str) -> list[str]:
+    """A variant's overrides: ``"pooling=l2 style_loss=w2"`` → ``["pooling=l2", "style_loss=w2"]``."""
+    try:
+        words = shlex.split(variant)
+    except ValueError as exc:
+        raise ConfigError(f"variant {variant!r}: {exc}") from None
+    for word in words:
+        key = word.partition("=")[0].lstrip("+~")
+        if "=" not in word:
+            raise ConfigError(f"variant {variant!r}: {word!r} is not key=value")
+        if key in PER_RUN_KEYS:
+            raise ConfigError(
+                f"variant {variant!r} sets {key}, which the comparison sets per run (ratios=, contents=, styles=)"
+            )
+    return words
+
+
+def slug(variant: str) -> str:
+    """A variant as a directory name."""
+    return re.sub(r"[^\w=.,+-]+", "_", ",".join(variant_overrides(variant))) or "defaults"
+
+
+def check(comparison: Comparison) -> None:
+    """The comparison's own keys; ConfigError (one line) on the first problem."""
+    c = comparison
+    if len(c.variants) < 2:
+        raise ConfigError(
+            f"variants needs a baseline and at least one variant to compare with it, got {list(c.variants)}"
+        )
+    names = [" ".join(variant_overrides(v)) for v in c.variants]
+    if len(set(names)) < len(names):
+        raise ConfigError(f"variants must differ from each other, got {list(c.variants)}")
+    if len({slug(v) for v in c.variants}) < len(c.variants):
+        raise ConfigError(f"variants {list(c.variants)} would share a run directory; write them differently")
+    if len(c.ratios) < 2 or len(set(c.ratios)) < len(c.ratios) or not all(r > 0 for r in c.ratios):
+        raise ConfigError(
+            f"ratios needs two or more distinct positive ratios (a frontier per pair), got {list(c.ratios)}"
+        )
+    if not c.contents or not c.styles:
+        raise ConfigError("give the pairs: contents=[...] styles=[...] or benchmark=NAME")
+    if c.max_batch < 1:
+        raise ConfigError(f"max_batch must be >= 1, got {c.max_batch}")
+    for key in (k.partition("=")[0].lstrip("+~") for k in c.overrides):
+        if key in PER_RUN_KEYS:
+            raise ConfigError(
+                f"{key} is set per run by the comparison; use {'ratios' if key == 'ratio' else key + 's'}="
+            )
+
+
+def plan(comparison: Comparison) -> list[Cell]:
+    """Every run of the comparison, composed and validated, its images' headers read: a bad key, value or image
+    raises ConfigError or ImageError (one line) before any work."""
+    from omegaconf import OmegaConf
+
+    from nstjax.run.experiments import compose
+
+    check(comparison)
+    for source in dict.fromkeys((*comparison.contents, *comparison.styles)):
+        images.image_shape(source)
+    content_names, style_names = labels(comparison.contents), labels(comparison.styles)
+    cells = []
+    for variant in comparison.variants:
+        cfg = compose({}, ["progress=false", *comparison.overrides, *variant_overrides(variant)])
+        base = OmegaConf.to_container(cfg, resolve=True)
+        assert isinstance(base, dict)
+        for content, c_name in zip(comparison.contents, content_names, strict=True):
+            for style, s_name in zip(comparison.styles, style_names, strict=True):
+                for ratio in comparison.ratios:
+                    record = {**base, "content": content, "style": style, "ratio": float(ratio)}
+                    run = validate(record)
+                    folder = comparison.out_dir / "runs" / slug(variant) / f"{c_name}__{s_name}" / f"ratio_{ratio:g}"
+                    cells.append(Cell(variant, c_name, s_name, float(ratio), run, record, folder))
+    return cells
+
+
+def _wandb(cell: Cell, out_dir: Path) -> dict | None:
+    """W&B options for one run (``logger=wandb``): grouped by the comparison's directory."""
+    opts = dict(cell.record.get("logger") or {})
+    if opts.pop("name", None) != "wandb":
+        return None
+    opts["group"] = opts.get("group") or out_dir.name
+    opts["name"] = f"{slug(cell.variant)}/{cell.content}__{cell.style}/ratio_{cell.ratio:g}"
+    opts["tags"] = list(opts.get("tags") or []) + ["nstjax-compare"]
+    return opts
+
+
+def run_missing(
+    cells: Sequence[Cell],
+    out_dir: Path,
+    max_batch: int = 8,
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True),
+) -> dict[str, int]:
+    """Runs every cell that has not finished with its config, batched where the runs allow; returns counts of
+    runs ``executed``, ``reused`` and ``failed`` (a failed run is reported and left out of the statistics)."""
+    from nstjax.io.images import ImageError
+    from nstjax.objective.normalize import params_for
+    from nstjax.run import batch
+    from nstjax.run.experiments import finished_run
+    from nstjax.run.resources import TooLarge
+    from nstjax.run.runner import RunError
+
+    todo = [c for c in cells if finished_run(c.dir, c.record) is None]
+    counts = {"executed": 0, "reused": len(cells) - len(todo), "failed": 0}
+    if counts["reused"]:
+        log(f"[compare] {counts['reused']} of {len(cells)} runs finished before with the same config: reused")
+    done = 0
+    for indices in batch.group([c.run for c in todo]):
+        for start in range(0, len(indices), max_batch):
+            chunk = [todo[i] for i in indices[start : start + max_batch]]
+            t0 = time.perf_counter()
+            params = params_for(chunk[0].run.weights)
+            outcomes: list[Any]
+            try:
+                outcomes = batch.run_many(
+                    [c.run for c in chunk],
+                    params,
+                    [c.dir for c in chunk],
+                    [c.record for c in chunk],
+                    [_wandb(c, out_dir) for c in chunk],
+                )
+            except (ImageError, RunError, TooLarge) as exc:  # the chunk shares its images and its size
+                outcomes = [exc] * len(chunk)
+            done += len(chunk)
+            failed = [o for o in outcomes if isinstance(o, Exception)]
+            counts["executed"] += len(chunk)
+            counts["failed"] += len(failed)
+            head = chunk[0]
+            log(
+                f"[compare] {done}/{len(todo)}: {head.variant or '(defaults)'} · {head.content} × {head.style} · "
+                f"{len(chunk)} run(s) in {time.perf_counter() - t0:.0f} s"
+                + (f"; {len(failed)} failed: {failed[0]}" if failed else "")
+            )
+    return counts
+
+
+def rows(cells: Sequence[Cell]) -> list[dict]:
+    """One row per run for ``nstjax.stats.summary.summarize``: the pair, variant, ratio and the yardstick from
+    its summary.json (None where the run did not finish)."""
+    import json
+
+    out = []
+    for cell in cells:
+        try:
+            summary = json.loads((cell.dir / "summary.json").read_text())
+        except (OSError, ValueError):
+            summary = {}
+        done = summary.get("status") == "done" and summary.get("config") == cell.record
+        metrics = (summary.get("metrics") or {}) if done else {}
+        out.append(
+            {
+                "content": cell.content,
+                "style": cell.style,
+                "variant": cell.variant,
+                "ratio": cell.ratio,
+                **{k: metrics.get(k) for k in ("content_distance", "style_gram", "style_swd", "colour")},
+                "steps": summary.get("steps") if done else None,
+            }
+        )
+    return out
+
+
+def write_outputs(comparison: Comparison, table: list[dict], summary: dict) -> dict[str, Path]:
+    """compare.json (the summary, the runs' rows and the settings), compare.md, the frontiers and the forest plot."""
+    from nstjax.io.compare_plots import forest_png, frontiers_png
+    from nstjax.stats.summary import to_markdown
+
+    out = comparison.out_dir
+    settings = {
+        "variants": list(comparison.variants),
+        "ratios": list(comparison.ratios),
+        "contents": list(comparison.contents),
+        "styles": list(comparison.styles),
+        "overrides": list(comparison.overrides),
+    }
+    paths = {"json": write_json(out / "compare.json", {**summary, "settings": settings, "runs": table})}
+    missing = sum(r["content_distance"] is None for r in table)
+    note = (
+        f"\n{len(table)} runs: {len(comparison.variants)} variants × {summary['pairs']} pairs × "
+        f"{len(comparison.ratios)} ratios ({', '.join(f'{r:g}' for r in comparison.ratios)})"
+        + (f", {missing} without a result" if missing else "")
+        + (f"; every run: `{' '.join(comparison.overrides)}`" if comparison.overrides else "")
+        + ".\n"
+    )
+    text = to_markdown(summary) + note
+    paths["md"] = write_atomic(out / "compare.md", lambda f: f.write(text.encode()))
+    for i, metric in enumerate(comparison.metrics):
+        paths[f"frontiers_{metric}"] = frontiers_png(
+            table, out / ("frontiers.png" if i == 0 else f"frontiers_{metric}.png"), metric
+        )
+    paths["forest"] = forest_png(summary, out / "forest.png")
+    return paths
+
+
+def compare(
+    comparison: Comparison,
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True),
+    cells: list[Cell] | None = None,
+) -> dict[str, Any]:
+    """Plans (``plan``: every error before any work), runs what is missing, summarises and writes the outputs.
+
+    Returns {"summary": compare.json's statistics, "rows", "paths", "executed", "reused", "failed", "seconds"}.
+    With ``logger=wandb`` each run logs to W&B and the table and figures go to one more W&B run."""
+    from nstjax.stats.summary import summarize
+
+    cells = cells if cells is not None else plan(comparison)
+    t0 = time.perf_counter()
+    counts = run_missing(cells, comparison.out_dir, comparison.max_batch, log)
+    seconds = time.perf_counter() - t0
+    table = rows(cells)
+    summary = summarize(table, comparison.variants[0], comparison.metrics, seed=comparison.seed)
+    paths = write_outputs(comparison, table, summary)
+    opts = _wandb(cells[0], comparison.out_dir)
+    if opts is not None:
+        from nstjax.io.logging import log_comparison
+
+        opts["name"] = f"{comparison.out_dir.name}/compare"
+        log_comparison(comparison.out_dir, opts, summary, {k: v for k, v in paths.items() if v.suffix == ".png"})
+    log(
+        f"[compare] {counts['executed']} runs executed, {counts['reused']} reused, {counts['failed']} failed, "
+        f"{seconds / 60:.1f} min; {paths['md']}"
+    )
+    return {"summary": summary, "rows": table, "paths": paths, **counts, "seconds": seconds}
