@@ -11,6 +11,7 @@ import numpy as np
 Stats = dict  # a pytree of arrays summarising one style image's features at one layer
 
 HIGHEST = jax.lax.Precision.HIGHEST
+JOINT = "all_style_layers"  # the targets' key of a statistic over all style layers at once (``Statistic.joint``)
 
 
 class Statistic(NamedTuple):
@@ -25,6 +26,9 @@ class Statistic(NamedTuple):
     options: Callable[..., "Statistic"] | None = None  # it, with the keys of its config block (``mrf.stride``)
     copies: Callable[[np.ndarray], list[np.ndarray]] | None = None  # style images described together (mrf)
     blend: bool = True  # honours ``style_blend`` weights (mrf matches in the union of the styles' patches)
+    # One term over all style layers at once: their H×W×C maps -> one M × D matrix that describe and
+    # distance then read (remd: hypercolumns at the key's positions; key None: the style's grid).
+    joint: Callable[[Mapping[str, jax.Array], jax.Array | None], jax.Array] | None = None
 
 
 def at_layer(stat: Statistic, layer: str) -> Statistic:
