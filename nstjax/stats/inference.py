@@ -26,7 +26,7 @@ def bootstrap_ci(table: ArrayLike, n_boot: int = 2000, seed: int = 0, level: flo
     ones with multiplicity: with w_i, v_j the times content i and style j were drawn, its mean is
     Σ_ij w_i v_j T_ij / Σ_ij w_i v_j [T_ij defined] (the paired bootstrap of Koehn, EMNLP 2004, made two-way for
     contents × styles). The interval is the (1 ∓ level)/2 percentiles of ``n_boot`` such means; resamples that
-    drew only undefined pairs are left out. (NaN, NaN) when no pair is defined."""
+    drew only undefined pairs are left out. (NaN, NaN) when no pair is defined or no resample drew one."""
     table = np.asarray(table, dtype=float)
     if table.ndim != 2:
         raise ValueError(f"bootstrap_ci: table must be contents × styles (2-D); got shape {table.shape}")
@@ -40,6 +40,8 @@ def bootstrap_ci(table: ArrayLike, n_boot: int = 2000, seed: int = 0, level: flo
     total = np.einsum("bi,ij,bj->b", w, np.where(defined, table, 0.0), v)
     count = np.einsum("bi,ij,bj->b", w, defined.astype(float), v)
     means = total[count > 0] / count[count > 0]
+    if means.size == 0:  # few defined pairs and few resamples: none drew a defined pair
+        return float("nan"), float("nan")
     tail = 50.0 * (1.0 - level)
     lo, hi = np.percentile(means, [tail, 100.0 - tail])
     return float(lo), float(hi)
@@ -48,7 +50,11 @@ def bootstrap_ci(table: ArrayLike, n_boot: int = 2000, seed: int = 0, level: flo
 def sign_flip_p(deltas: ArrayLike, n_perm: int = 10000, seed: int = 0) -> np.ndarray | float:
     """Two-sided sign-flip permutation p-value of the mean per-pair delta (approximate randomisation, Riezler &
     Maxwell 2005): under the null that within every pair the variant and the baseline are exchangeable, each
-    delta's sign is a fair coin. Statistic |mean(s ⊙ d)| over sign vectors s.
+    delta's sign is a fair coin. Statistic |mean(s ⊙ d)| over sign vectors s. That null is about these pairs, with
+    the deltas independent: it is not "the mean over styles like these is 0". Deltas that share a style's effect
+    are not independent, and a variant better on some styles and worse on others (mean 0 over styles) is rejected
+    far more often than α (simulated, 5 contents × 4 styles, style effect sd 1, noise sd 0.3: 47% at α = 0.05,
+    while ``bootstrap_ci`` covered 0 in 83%); read p as "the variants differ on the pairs compared".
 
     Exact enumeration of all 2^n sign vectors when 2^n ≤ ``n_perm`` (p = share of them at least as extreme as the
     observed, which is among them); otherwise ``n_perm`` seeded draws with the +1 correction,
