@@ -53,6 +53,16 @@ def test_shifted_curve_recovers_delta_at_matched_content():
     assert frontier.delta_matched_style(c, _curve(c, 3.0), c + 0.25, _curve(c, 3.0)) == pytest.approx(0.25, abs=1e-12)
 
 
+def test_only_the_pareto_points_shape_the_curve():
+    c = np.geomspace(0.5, 8.0, 6)
+    base, var = _curve(c, 3.0), _curve(c, 3.0) - 0.1
+    # Runs off the frontier (each beaten on both distances by a neighbour), a duplicate, a failed run, and the
+    # runs in another order: the frontier and so the delta are the same.
+    xs = np.concatenate([c, [1.1 * c[1], c[3], 2.0]])[::-1]
+    ys = np.concatenate([var, [var[1] + 0.5, var[3], np.nan]])[::-1]
+    assert frontier.delta_matched_content(c, base, xs, ys) == pytest.approx(-0.1, abs=1e-12)
+
+
 def test_log_axis_weighs_the_range_per_log_unit():
     # x = e^t on t ∈ [0, 1], a gap of t/2 (both curves decreasing, so every point is on its frontier).
     t = np.linspace(0.0, 1.0, 50)
@@ -89,8 +99,9 @@ def test_bootstrap_and_permutation_are_deterministic_for_a_seed():
     table[1, 2] = np.nan
     assert inference.bootstrap_ci(table, 500, seed=7) == inference.bootstrap_ci(table, 500, seed=7)
     assert inference.bootstrap_ci(table, 500, seed=7) != inference.bootstrap_ci(table, 500, seed=8)
-    d = table[np.isfinite(table)]
+    d = table[np.isfinite(table)] + 0.3  # a p between the extremes, where the draws show
     assert inference.sign_flip_p(d, 300, seed=1) == inference.sign_flip_p(d, 300, seed=1)
+    assert inference.sign_flip_p(d, 300, seed=1) != inference.sign_flip_p(d, 300, seed=2)
     rows = _rows([("base", 0.0, 1.0), ("v", -0.05, 1.2)], noise=0.05)
     a = summary.summarize(rows, "base", n_boot=300, n_perm=300, seed=4)
     assert a == summary.summarize(rows, "base", n_boot=300, n_perm=300, seed=4)
@@ -98,15 +109,28 @@ def test_bootstrap_and_permutation_are_deterministic_for_a_seed():
     more = rows + [dict(r, variant="w") for r in rows if r["variant"] == "v"]
     b = summary.summarize(more, "base", n_boot=300, n_perm=300, seed=4)
     assert [c["ci95"] for c in a["comparisons"]] == [c["ci95"] for c in b["comparisons"] if c["variant"] == "v"]
+    assert [c["p"] for c in a["comparisons"]] == [c["p"] for c in b["comparisons"] if c["variant"] == "v"]
 
 
 def test_two_way_bootstrap_resamples_styles():
     # Deltas that differ only between styles: a one-way bootstrap over contents would see no spread at all.
     table = np.tile([-1.0, 0.0, 1.0, 2.0], (5, 1))
     lo, hi = inference.bootstrap_ci(table, 2000, seed=0)
-    assert lo < 0.5 < hi and hi - lo > 1.0
-    # With all styles the same, the spread is the contents' alone.
-    assert inference.bootstrap_ci(np.full((5, 4), 0.3), 200, seed=0) == pytest.approx((0.3, 0.3))
+    assert lo < 0.5 < hi and hi - lo > 1.6  # resampling the 20 pairs as if independent: about 1.0
+    # Additive effects T = a_i + b_j: a resample's mean is mean_w(a) + mean_v(b), of variance var(a)/5 + var(b)/4,
+    # so the interval is about ±1.96 of its root. One-way over contents or styles: 0.75 or 0.66 of it; pairs: 0.48.
+    a, b = np.array([-2.0, -1.0, 0.0, 1.0, 2.0]), np.array([-1.5, -0.5, 0.5, 1.5])
+    lo, hi = inference.bootstrap_ci(a[:, None] + b[None, :], 4000, seed=0)
+    assert (hi - lo) / (2 * 1.96 * np.sqrt(a.var() / 5 + b.var() / 4)) == pytest.approx(1.0, abs=0.08)
+    # Undefined pairs weigh nothing (not zero): every defined pair 0.3, so every resample's mean is 0.3.
+    sparse = np.full((5, 4), 0.3)
+    sparse[[0, 2, 4], [1, 3, 0]] = np.nan
+    assert inference.bootstrap_ci(sparse, 200, seed=0) == pytest.approx((0.3, 0.3), abs=1e-12)
+    # One defined pair and a resample that misses it: no interval, not an error.
+    lone = np.full((5, 4), np.nan)
+    lone[0, 0] = 1.0
+    results = [inference.bootstrap_ci(lone, 1, seed=s) for s in range(8)]
+    assert all(r == (1.0, 1.0) or np.isnan(r).all() for r in results) and any(np.isnan(r).all() for r in results)
 
 
 def test_summary_recovers_a_known_shift():
