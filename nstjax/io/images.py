@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import os
+import warnings
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -63,33 +66,59 @@ def to_rgb(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
 
-def _open(path: str | Path) -> Image.Image:
-    """Opens lazily (header only; nothing decoded); raises ImageError with one line. ``skimage:NAME`` (when no
-    file has that name) is the photograph NAME that ships with scikit-image."""
-    path = Path(path).expanduser()
+def one_line(message: str) -> str:
+    """A message as one line: Pillow's (and a file name's) newlines would split the user's error line."""
+    return " ".join(str(message).split())
+
+
+@contextlib.contextmanager
+def _reading(path: str | Path) -> Iterator[Path]:
+    """Every step of reading a file (checking the path, the header, EXIF, decoding) inside one guard: whatever
+    a damaged or odd file makes Pillow raise becomes one ImageError."""
+    # Pillow warns on the way to some failures ("Truncated File Read"): held back, so that the error is the one
+    # line the user sees, and passed on when the file reads after all.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield Path(path).expanduser()
+        except ImageError:
+            raise
+        # Pillow's decoders raise many kinds on damaged files (OSError, SyntaxError, ValueError, EOFError,
+        # struct.error, IndexError, ...): whatever a file makes them raise is the file's fault, not a bug here.
+        except UnidentifiedImageError:
+            raise ImageError(one_line(f"not an image (or a damaged one, or a format Pillow cannot read): {path}")) from None
+        except Exception as exc:  # noqa: BLE001
+            raise ImageError(one_line(f"cannot read image {path}: {exc or type(exc).__name__}")) from None
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _open(path: Path) -> Image.Image:
+    """Opens lazily (header only; nothing decoded); call inside ``_reading``. ``skimage:NAME`` (when no file has
+    that name) is the photograph NAME that ships with scikit-image."""
     if str(path).startswith(BUNDLED) and not path.exists():
         return Image.fromarray(bundled(str(path)[len(BUNDLED):]))
     if not path.exists():
-        raise ImageError(f"image not found: {path}")
+        raise ImageError(one_line(f"image not found: {path}"))
     if not path.is_file():
-        raise ImageError(f"not a file: {path}")
-    try:
-        return Image.open(path)
-    except UnidentifiedImageError:
-        raise ImageError(f"not an image (or a format Pillow cannot read): {path}") from None
-    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ImageError(f"cannot read image {path}: {exc}") from None
+        raise ImageError(one_line(f"not a file: {path}"))
+    return Image.open(path)
 
 
 _TRANSPOSING = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
 
-def image_shape(path: str | Path) -> tuple[int, int]:
-    """(height, width) as the image displays, read from the header alone: sizes are checked before decoding."""
-    with _open(path) as img:
+def image_shape(source: str | Path | np.ndarray, what: str = "image") -> tuple[int, int]:
+    """(height, width) as the image displays: of a file, read before decoding where the format allows (a PNG's
+    EXIF may follow its pixels, so Pillow decodes it to look); of an array, checked. Raises ImageError."""
+    if isinstance(source, np.ndarray):
+        return as_rgb_array(source, what).shape[:2]
+    with _reading(source) as path, _open(path) as img:
         w, h = img.size
         if img.getexif().get(0x0112) in _TRANSPOSING:
             w, h = h, w
+    if min(h, w) < 1:
+        raise ImageError(f"{what} {source} is empty ({w}×{h} px)")
     return h, w
 
 
@@ -99,17 +128,16 @@ def load_image(path: str | Path, fit: tuple[int, int] | None = None) -> np.ndarr
     ``fit``: the (height, width) it will be resized to; a JPEG much larger than that is decoded at a
     reduced scale (``Image.draft``: 1/2, 1/4 or 1/8, never below ``fit``), so a huge photo costs little memory.
     """
-    img = _open(path)
-    try:
-        with img:
-            if fit is not None and img.format == "JPEG":
-                transposed = img.getexif().get(0x0112) in _TRANSPOSING
-                img.draft("RGB", (fit[0], fit[1]) if transposed else (fit[1], fit[0]))
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            return to_rgb(img)
-    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ImageError(f"cannot read image {path}: {exc}") from None
+    with _reading(path) as file, _open(file) as img:
+        if fit is not None and img.format == "JPEG":
+            transposed = img.getexif().get(0x0112) in _TRANSPOSING
+            img.draft("RGB", (fit[0], fit[1]) if transposed else (fit[1], fit[0]))
+        img.load()
+        img = ImageOps.exif_transpose(img)
+        image = to_rgb(img)
+    if min(image.shape[:2]) < 1:
+        raise ImageError(f"image {path} is empty ({image.shape[1]}×{image.shape[0]} px)")
+    return image
 
 
 def as_rgb_array(image, what: str = "image") -> np.ndarray:
@@ -119,6 +147,8 @@ def as_rgb_array(image, what: str = "image") -> np.ndarray:
         a = np.repeat(a[..., None], 3, axis=-1)
     if a.dtype != np.uint8 or a.ndim != 3 or a.shape[-1] not in (3, 4):
         raise ImageError(f"{what} must be a path or a uint8 H×W×3 array, got {a.dtype} {a.shape}")
+    if min(a.shape[:2]) < 1:
+        raise ImageError(f"{what} is an empty array ({a.shape[1]}×{a.shape[0]} px)")
     return a[..., :3]
 
 

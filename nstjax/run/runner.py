@@ -46,9 +46,9 @@ def default_image(which: str) -> np.ndarray:
 
 
 def _shape_of(source, which: str) -> tuple[int, int]:
-    if isinstance(source, np.ndarray):
-        return source.shape[:2]
-    return images.image_shape(source) if source else default_image(which).shape[:2]
+    if isinstance(source, np.ndarray) or source:
+        return images.image_shape(source, which)  # an array is checked here (an empty one), a file's header read
+    return default_image(which).shape[:2]
 
 
 def _decode(source, which: str, fit: tuple[int, int]) -> np.ndarray:
