@@ -68,6 +68,8 @@ def load_inputs(run: RunConfig, content=None, styles=None) -> Inputs:
     h, w = images.longest_side_shape(_shape_of(content_source, "content"), run.image_size)
     size = (max(1, round(h * run.style_scale)), max(1, round(w * run.style_scale)))
     resources.check_memory((h, w), run, style_shape=size)
+    if run.shard == "spatial":
+        sharding.check_rows(h)
     content = images.resize(_decode(content_source, "content", (h, w)), (h, w))
     images.check_size(content, "the content image at this image_size")
     styles, originals = [], []

@@ -50,13 +50,26 @@ def batch_mesh(runs: int) -> Mesh | None:
     return None if count == 1 else Mesh(np.array(devices[:count]), ("batch",))
 
 
+ROWS_PER_DEVICE = 32  # one row of relu5_1 per device after five 2×2 poolings
+
+
+def check_rows(height: int) -> None:
+    """``shard=spatial`` with an image of ``height`` rows: enough for every local device, else ConfigError
+    (checked with the run's other inputs, before any work)."""
+    from nstjax.run.config import ConfigError
+
+    count = len(jax.local_devices())
+    if count > 1 and height < ROWS_PER_DEVICE * count:
+        raise ConfigError(f"shard=spatial: the image has {height} rows, too few for {count} devices "
+                          f"({ROWS_PER_DEVICE} rows each at least); use a larger image_size or shard=none")
+
+
 def rows_mesh(height: int) -> Mesh | None:
     """A mesh over the local devices for splitting an image's rows (None with one device)."""
     devices = jax.local_devices()
     if len(devices) == 1:
         return None
-    if height < 32 * len(devices):
-        raise ValueError(f"shard=spatial: {height} rows are too few for {len(devices)} devices (32 per device at least)")
+    check_rows(height)
     return Mesh(np.array(devices), ("rows",))
 
 
