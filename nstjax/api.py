@@ -57,12 +57,16 @@ def stylize(content: Image, style: Image | Sequence[Image], out_dir: str | Path 
             **overrides: Any) -> Result:
     """One style-transfer run. ``content``, ``style``: paths or uint8 H×W×3 arrays (``style`` may be a
     list); ``overrides``: the CLI's keys (``image_size=256``, ``pooling="max"``, ``optimizer="adam"``),
-    validated as the CLI validates them (a bad one raises ValueError with the CLI's one-line message).
+    validated as the CLI validates them (a bad one raises ValueError with the CLI's one-line message; so does
+    any input that cannot be used, such as a damaged file or an empty array, before any work). Paths may hold
+    any characters (spaces, non-ASCII letters): they reach Hydra quoted (``nstjax.cli.path_override``).
 
     Writes final.png, summary.json and metrics.jsonl only into ``out_dir`` when given (else nothing is
     left on disk). Compiled programs are reused by later calls in the same process.
     """
-    from nstjax.cli import check_overrides
+    from omegaconf import OmegaConf
+
+    from nstjax.cli import PATH_KEYS, check_overrides, input_errors, path_override, read_inputs
     from nstjax.objective.normalize import params_for
     from nstjax.run.config import validate
     from nstjax.run.experiments import as_override, compose
@@ -70,19 +74,20 @@ def stylize(content: Image, style: Image | Sequence[Image], out_dir: str | Path 
 
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     path = lambda x: None if isinstance(x, np.ndarray) else str(x)  # arrays are recorded as null
-    strings = [as_override(k, v) for k, v in overrides.items()]
-    check_overrides(strings)
-    style_paths = [path(s) for s in styles] if len(styles) > 1 else path(styles[0])
-    cfg = compose({"progress": False, "content": path(content), "style": style_paths}, strings)
-    run = validate(cfg)
-    from omegaconf import OmegaConf
-
-    record = OmegaConf.to_container(cfg, resolve=True)
     given = dict(content=content if isinstance(content, np.ndarray) else str(content),
                  styles=[s if isinstance(s, np.ndarray) else str(s) for s in styles])
+    with input_errors():  # every error of the inputs as one line (ValueError), before any work
+        strings = [path_override(k, v) if k in PATH_KEYS else as_override(k, v) for k, v in overrides.items()]
+        check_overrides(strings)
+        style_paths = [path(s) for s in styles] if len(styles) > 1 else path(styles[0])
+        base = ["progress=false", path_override("content", path(content)), path_override("style", style_paths)]
+        cfg = compose({}, base + strings)
+        run = validate(cfg)
+    inputs = read_inputs(run, **given)
+    record = OmegaConf.to_container(cfg, resolve=True)
     with tempfile.TemporaryDirectory(prefix="nstjax-") as tmp:
         folder = Path(out_dir) if out_dir is not None else Path(tmp)
-        summary = run_one(run, params_for(run.weights), folder, record, **given)
+        summary = run_one(run, params_for(run.weights), folder, record, inputs=None if run.scales else inputs, **given)
         history = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
         from nstjax.io.images import load_image
 
@@ -96,3 +101,4 @@ def score(image: Image, content: Image, style: Image) -> dict[str, float]:
     from nstjax.objective import metrics
 
     return metrics.score_files(image, content, style)
+

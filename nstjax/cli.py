@@ -6,10 +6,14 @@ import logging
 import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # idle OpenBLAS threads spin and steal XLA's two cores
+import contextlib
+import functools
+import re
+import shlex
 import shutil
 import sys
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -17,16 +21,151 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from nstjax.io.checkpoint import CheckpointError
-from nstjax.io.images import ImageError
+from nstjax.io.images import ImageError, one_line
 from nstjax.io.weights import WeightsError
 from nstjax.run.config import CONFIG_DIR, ConfigError, RunConfig, validate
 from nstjax.run.resources import TooLarge
-from nstjax.run.runner import RunError, load_inputs
+from nstjax.run.runner import Inputs, RunError, load_inputs
 from nstjax.run.runner import run as stylize_run
 from nstjax.run.sharding import job_device, on_device
 
 GROUPS = ("optimizer", "logger")
-USER_ERRORS = (ConfigError, ImageError, WeightsError, RunError, TooLarge, CheckpointError)
+
+
+class InputError(ValueError):
+    """Any other error raised while reading or checking a run's inputs; the message is one line for the user."""
+
+
+USER_ERRORS = (ConfigError, ImageError, WeightsError, RunError, TooLarge, CheckpointError, InputError)
+# Keys whose values are file or directory paths: quoted for Hydra before it parses them (``quote_path_overrides``).
+# ``contents`` and ``styles`` are nstjax-compare's.
+PATH_KEYS = ("content", "style", "style_masks", "contents", "styles", "hydra.run.dir", "hydra.sweep.dir")
+# Hydra's sweep functions: a path key's value that is one of these calls is left to Hydra (choice's arguments quoted).
+_FUNCTIONS = re.compile(r"(choice|sort|shuffle|range|interval|glob|tag|int|float|str|bool|json_str)\((.*)\)", re.S)
+
+
+def quote_value(text: str) -> str:
+    """``text`` as one of Hydra's quoted strings, which take any character (non-ASCII, spaces, commas,
+    brackets): a quote gets a backslash, and so does every backslash that precedes a quote or the end.
+    ``${...}`` stays an interpolation, as in any quoted Hydra value."""
+    escaped = re.sub(r"(\\*)(?='|$)", lambda m: m.group(1) * 2, text)
+    return "'" + escaped.replace("'", "\\'") + "'"
+
+
+def _split_top(text: str) -> list[str]:
+    """``text`` split at the commas outside brackets, parentheses and quoted parts (Hydra's sweep and list
+    separators; a path with a comma must be quoted by its user)."""
+    parts, depth, quote, start, i = [], 0, None, 0, 0
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\":
+                i += 1
+            elif c == quote:
+                quote = None
+        elif c in "'\"" and not text[start:i].strip():  # a quote opens a quoted part only at its start
+            quote = c
+        elif c in "[(":
+            depth += 1
+        elif c in "])":
+            depth = max(0, depth - 1)
+        elif c == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    return parts + [text[start:]]
+
+
+def _quote_paths(value: str) -> str:
+    """A path key's value with each path quoted, keeping Hydra's syntax around them: ``null``, lists
+    ``[a,b]``, sweeps ``a,b`` and ``choice(a,b)``, values the user quoted already."""
+    parts = _split_top(value)
+    if len(parts) > 1:
+        return ",".join(_quote_paths(p) for p in parts)
+    value = value.strip()  # as Hydra trims unquoted values
+    if value in ("", "null") or value[0] in "'\"":
+        return value
+    if value[0] == "[" and value[-1] == "]":
+        return "[" + ",".join(_quote_paths(p) for p in _split_top(value[1:-1]) if p.strip()) + "]"
+    call = _FUNCTIONS.fullmatch(value)
+    if call:
+        return f"choice({_quote_paths(call.group(2))})" if call.group(1) == "choice" else value
+    return value if _reads_as_itself(value) else quote_value(value)
+
+
+@functools.cache
+def _parser() -> Any:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return OverridesParser.create()
+
+
+def _reads_as_itself(text: str) -> bool:
+    """Whether Hydra reads ``text`` unquoted as this very string (``photo.jpg``; not ``照片.jpg``, ``1``, ``true``):
+    such values stay as typed, so sweep directories, reports and W&B tags show them unchanged."""
+    from hydra.errors import HydraException
+
+    try:
+        return _parser().parse_overrides([f"k={text}"])[0].value() == text
+    except HydraException:
+        return False
+
+
+def quote_path_overrides(argv: Sequence[str], keys: Iterable[str] = PATH_KEYS) -> list[str]:
+    """``argv`` with the values of path keys (``content=照片/我的 照片.jpg``) quoted for Hydra's override grammar,
+    which otherwise rejects non-ASCII letters, parentheses and other characters in an unquoted value. Lists,
+    sweeps, ``null`` and values already quoted keep their meaning; other arguments pass unchanged."""
+    keys = set(keys)
+    out = []
+    for arg in argv:
+        key, eq, value = arg.partition("=")
+        if eq and not arg.startswith("-") and key.lstrip("+") in keys:
+            arg = f"{key}={_quote_paths(value)}"
+        out.append(arg)
+    return out
+
+
+def path_override(key: str, value: Any) -> str:
+    """An override of a path key from Python: ``key=null``, ``key='path'`` or ``key=['a','b']``, each path quoted
+    whole (a comma or bracket in it is part of the path)."""
+    if isinstance(value, (list, tuple)):
+        return f"{key}=[{','.join('null' if v is None else quote_value(str(v)) for v in value)}]"
+    return f"{key}={'null' if value is None else quote_value(str(value))}"
+
+
+def _shell_word(arg: str) -> str:
+    return f'"{arg}"' if not re.search(r'["$`\\!]', arg) else shlex.quote(arg)
+
+
+def check_syntax(args: Sequence[str]) -> None:
+    """Hydra's override grammar, checked here so that an error is one line that shows the override that works."""
+    from hydra.errors import HydraException
+
+    for arg in args:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        try:
+            _parser().parse_overrides([arg])
+        except HydraException as exc:
+            key, _, value = arg.partition("=")
+            reason = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(one_line(f"cannot read {arg!r} ({reason}); Hydra needs that value quoted: "
+                                       f"{_shell_word(f'{key}={quote_value(value.strip())}')}")) from None
+
+
+@contextlib.contextmanager
+def input_errors() -> Iterator[None]:
+    """Around reading and checking a run's inputs: an error not already one of ``USER_ERRORS`` (a ValueError,
+    OSError or arithmetic error from a check nstjax does not name) becomes an InputError with one line."""
+    from hydra.errors import HydraException
+
+    try:
+        yield
+    except USER_ERRORS:
+        raise
+    except (ValueError, OSError, ArithmeticError, HydraException) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__  # Hydra's: a line, then a caret
+        raise InputError(f"cannot use these inputs: {one_line(reason)}") from exc
 _failures: list[str] = []
 
 
@@ -38,7 +177,8 @@ def _known_keys() -> tuple[set[str], dict[str, set[str]], dict[str, list[str]]]:
 
 
 def check_overrides(args: list[str]) -> None:
-    """Unknown keys and group choices fail here with one line, before Hydra's multi-line messages."""
+    """Unknown keys, group choices and Hydra's grammar fail here with one line, before Hydra's multi-line messages."""
+    check_syntax(args)
     top, sub, options = _known_keys()
     for arg in args:
         if arg.startswith("-") or "=" not in arg or arg[0] in "+~":
@@ -86,12 +226,22 @@ def run_job(cfg: DictConfig, out_dir: Path, wandb: dict | None = None) -> dict:
     """What one Hydra job does, importable by tests: validate, load, stylise, write."""
     from nstjax.objective.normalize import params_for
 
-    run: RunConfig = validate(cfg)
-    inputs = load_inputs(run)  # bad images fail before the weights are touched
+    with input_errors():
+        run: RunConfig = validate(cfg)
+    inputs = read_inputs(run)  # bad images fail before the weights are touched
     params = params_for(run.weights)
     record = OmegaConf.to_container(cfg, resolve=True)
     wandb = wandb if wandb is not None else _logger_options(cfg)
     return stylize_run(run, params, out_dir, record, wandb, inputs=inputs)
+
+
+def read_inputs(run: RunConfig, content: Any = None, styles: Any = None) -> Inputs:
+    """``load_inputs`` (``content``, ``styles``: arrays instead of the run's paths) with every error as one line,
+    before any work. A coarse-to-fine run's are checked at its first size, the smallest, where it would fail first."""
+    from dataclasses import replace
+
+    with input_errors():
+        return load_inputs(replace(run, image_size=run.scales[0], scales=None) if run.scales else run, content, styles)
 
 
 def _report(cfg: DictConfig, out_dir: Path, outcome: dict | Exception) -> dict | None:
@@ -102,8 +252,8 @@ def _report(cfg: DictConfig, out_dir: Path, outcome: dict | Exception) -> dict |
         return outcome
     if cfg.get("debug") or not isinstance(outcome, USER_ERRORS):
         raise outcome
-    print(f"error: {outcome}", file=sys.stderr)
-    _failures.append(f"{out_dir}: {outcome}")
+    print(f"error: {one_line(outcome)}", file=sys.stderr)
+    _failures.append(f"{out_dir}: {one_line(outcome)}")
     if not (out_dir / "summary.json").exists():
         _discard_if_empty(out_dir)
     return None
@@ -213,6 +363,7 @@ def main() -> None:
         print(help_text(), end="")
         return
     os.environ.setdefault("HYDRA_FULL_ERROR", "0")
+    sys.argv[1:] = quote_path_overrides(sys.argv[1:])  # Hydra reads sys.argv
     try:
         check_overrides(sys.argv[1:])
     except ConfigError as exc:
