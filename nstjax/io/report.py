@@ -158,10 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sweep_dir")
     parser.add_argument("--sort", metavar="COLUMN", help=f"order the table by a column, e.g. {', '.join(METRIC_COLUMNS)}")
     args = parser.parse_args(argv)
+    import yaml
+
     try:
         paths = report(args.sweep_dir, args.sort)
-    except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    # Whatever the directory holds (unreadable, damaged summary.json or overrides.yaml, a truncated final.png):
+    # one line, no traceback.
+    except (OSError, ValueError, SyntaxError, yaml.YAMLError) as exc:
+        print(f"error: {' '.join(str(exc).split()) or type(exc).__name__}", file=sys.stderr)
         return 1
     print((Path(args.sweep_dir) / "report.md").read_text(), end="")
     for kind, path in paths.items():

@@ -95,6 +95,7 @@ def score_files(image: str | np.ndarray, content: str | np.ndarray, style: str |
     from nstjax.io import images
 
     out = images.read(image)
+    images.check_size(out, "the image to score")  # smaller, VGG19's deepest layers are empty and every score NaN
     # Decoded as a run decodes them (a JPEG at a reduced scale when much larger), so that the score of a
     # run's final.png reproduces its summary.json.
     fit = out.shape[:2]
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     import json
     import sys
 
-    from nstjax.io.images import ImageError
+    from nstjax.io.images import ImageError, one_line
 
     parser = argparse.ArgumentParser(prog="nstjax-score", description=__doc__.split("\n\n")[0])
     parser.add_argument("image", help="the image to score (any tool's output)")
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = score_files(args.image, args.content, args.style)
     except ImageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     print(json.dumps(result, indent=1))
     return 0

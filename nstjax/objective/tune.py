@@ -199,12 +199,26 @@ def tune_xla(size: int = 256, rounds: int = 2, evals: int = 3, candidates: dict[
     return result
 
 
+def _sizes(text: str) -> list[int]:
+    """``--sizes 256,512``: whole numbers of at least 32 (VGG19 pools five times), else argparse's one-line error."""
+    import argparse
+
+    try:
+        sizes = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes such as 256,512; got {text!r}") from None
+    if min(sizes) < 32:
+        raise argparse.ArgumentTypeError(f"sizes must be at least 32 px; got {text!r}")
+    return sizes
+
+
 def main(argv: list[str] | None = None) -> int:
     """``nstjax-tune``: measure this machine's XLA flags and convolution plans, print and cache them."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="nstjax-tune", description=main.__doc__)
-    parser.add_argument("--sizes", default="256,512", help="image sizes (longest side, 4:3) to plan convolutions for")
+    parser.add_argument("--sizes", default="256,512", type=_sizes,
+                        help="image sizes (longest side, 4:3) to plan convolutions for")
     parser.add_argument("--skip-xla", action="store_true", help="keep the XLA flags; plan convolutions only")
     args = parser.parse_args(argv)
     print(f"machine: {machine.key()}")
@@ -213,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, t in sorted(result["xla_seconds"].items(), key=lambda kv: kv[1]):
             print(f"  XLA flags {XLA_CANDIDATES[name] or '(defaults)'}: {t:.3f} s/eval at {result['xla_size']} px")
         print(f"chosen XLA flags: {result['xla_flags'] or '(defaults)'} (applied from the next start of nstjax)")
-    for size in (int(s) for s in args.sizes.split(",")):
+    for size in args.sizes:
         plan = conv_plan((size * 3 // 4, size, 3))
         print(f"{size} px: Winograd for {', '.join(sorted(plan)) or 'no layer'}")
     print(f"cached in {machine.tune_file()}")
