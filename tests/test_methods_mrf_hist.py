@@ -102,15 +102,15 @@ def test_hist_remap_puts_the_targets_sorted_values_in_the_samples_rank_order():
     rng = np.random.default_rng(8)
     x = jnp.asarray(rng.normal(size=(50, 3)), jnp.float32)
     target = np.sort(rng.exponential(size=(50, 3)), axis=0).astype(np.float32)
-    r = np.asarray(remap(x, jnp.asarray(target)))
+    r = np.asarray(remap(x, jnp.asarray(target.T)))  # the target as rows: each channel's sorted values
     np.testing.assert_array_equal(np.sort(r, axis=0), target)  # exactly the target's values
     np.testing.assert_array_equal(np.argsort(r, axis=0), np.argsort(np.asarray(x), axis=0))  # in x's order
 
 
 def test_hist_remap_interpolates_quantiles_when_the_counts_differ():
-    target = jnp.asarray(np.arange(7, dtype=np.float32)[:, None])  # values 0..6 at levels (j + ½)/7
+    target = jnp.asarray(np.arange(7, dtype=np.float32)[None, :])  # one channel: values 0..6 at levels (j + ½)/7
     # Three samples take levels 1/6, 1/2, 5/6: positions 7·level − ½ = 2/3, 3, 16/3 along 0..6.
-    np.testing.assert_allclose(np.asarray(target_values(target, 3))[:, 0], [2 / 3, 3.0, 16 / 3], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(target_values(target, 3))[0], [2 / 3, 3.0, 16 / 3], rtol=1e-6)
     x = jnp.asarray([[5.0], [-1.0], [2.0]])
     np.testing.assert_allclose(np.asarray(remap(x, target))[:, 0], [16 / 3, 2 / 3, 3.0], rtol=1e-6)
 

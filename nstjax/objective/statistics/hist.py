@@ -36,25 +36,31 @@ LAYERS = ("relu1_1", "relu4_1")  # where the histogram term joins the Gram term 
 
 
 def target_values(sorted_target: jax.Array, count: int) -> jax.Array:
-    """The target's quantiles at ``count`` levels (k + ½)/count, per column: its sorted values themselves
-    when the counts are equal, else linearly interpolated between them."""
-    if sorted_target.shape[0] == count:
+    """The target's quantiles at ``count`` levels (k + ½)/count, per channel (``sorted_target``: N × M_t,
+    each channel's sorted values as a row): its sorted values themselves when the counts are equal, else
+    linearly interpolated between them. N × count."""
+    if sorted_target.shape[1] == count:
         return sorted_target
-    grid = (jnp.arange(sorted_target.shape[0]) + 0.5) / sorted_target.shape[0]
+    grid = (jnp.arange(sorted_target.shape[1]) + 0.5) / sorted_target.shape[1]
     levels = (jnp.arange(count) + 0.5) / count
-    return jax.vmap(lambda col: jnp.interp(levels, grid, col), in_axes=1, out_axes=1)(sorted_target)
+    return jax.vmap(lambda row: jnp.interp(levels, grid, row))(sorted_target)
 
 
 def remap(x: jax.Array, sorted_target: jax.Array) -> jax.Array:
-    """R(X): each column of X (M × N) with its values replaced, rank for rank, by the target's quantiles
-    (``target_values``); no gradient flows through it."""
+    """R(X): each channel (column) of X (M × N) with its values replaced, rank for rank, by the target's
+    quantiles (``target_values``); no gradient flows through it."""
     x = jax.lax.stop_gradient(x)
     ranks = jnp.argsort(jnp.argsort(x, axis=0), axis=0)
-    return jnp.take_along_axis(target_values(sorted_target, x.shape[0]), ranks, axis=0)
+    return jnp.take_along_axis(target_values(sorted_target, x.shape[0]).T, ranks, axis=0)
+
+
+def _sorted_rows(x: jax.Array) -> jax.Array:
+    # Each channel as a contiguous row: XLA:CPU sorts rows ~1.5× faster than columns (as swd does).
+    return jnp.sort(x.T, axis=1)
 
 
 def _describe(x: jax.Array) -> Stats:
-    return {**GRAM.describe(x), "sorted": jnp.sort(x, axis=0)}
+    return {**GRAM.describe(x), "sorted": _sorted_rows(x)}
 
 
 def _mix(stats: Sequence[Stats], blend: Sequence[float]) -> Stats:
@@ -63,16 +69,16 @@ def _mix(stats: Sequence[Stats], blend: Sequence[float]) -> Stats:
     if len(stats) == 1:
         return stats[0]
     total = sum(blend)
-    values = jnp.concatenate([s["sorted"] for s in stats])
-    weights = jnp.concatenate([jnp.full((s["sorted"].shape[0],), w / total / s["sorted"].shape[0]) for s, w in zip(stats, blend)])
-    count = sum(s["sorted"].shape[0] for s in stats)
-    return {"second": sum(w * s["second"] for s, w in zip(stats, blend)) / total, "sorted": quantiles(values, weights, count)}
+    values = jnp.concatenate([s["sorted"] for s in stats], axis=1).T
+    weights = jnp.concatenate([jnp.full((s["sorted"].shape[1],), w / total / s["sorted"].shape[1]) for s, w in zip(stats, blend)])
+    count = sum(s["sorted"].shape[1] for s in stats)
+    return {"second": sum(w * s["second"] for s, w in zip(stats, blend)) / total, "sorted": quantiles(values, weights, count).T}
 
 
 def _distance(x: jax.Array, t: Stats, mask=None, key=None) -> jax.Array:
     """gram's mean (S − S_s)² + e · mean (O − R(O))². ‖O − R(O)‖² is computed as ‖sort(O) − quantiles‖²
     (the same sum, position for position), whose gradient is 2 (O − R(O)): R held constant."""
-    hist = jnp.mean(jnp.square(jnp.sort(x, axis=0) - target_values(t["sorted"], x.shape[0])))
+    hist = jnp.mean(jnp.square(_sorted_rows(x) - target_values(t["sorted"], x.shape[0])))
     return GRAM.distance(x, t) + energy(jnp.diagonal(t["second"])) * hist
 
 
