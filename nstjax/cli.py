@@ -12,8 +12,9 @@ import re
 import shlex
 import shutil
 import sys
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -164,7 +165,8 @@ def input_errors() -> Iterator[None]:
     except USER_ERRORS:
         raise
     except (ValueError, OSError, ArithmeticError, HydraException) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__  # Hydra's: a line, then a caret
+        # Hydra's messages are a line, then a caret under it: the first line says it.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"cannot use these inputs: {one_line(reason)}") from exc
 _failures: list[str] = []
 

@@ -7,8 +7,8 @@ import functools
 import io
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -66,7 +66,7 @@ def to_rgb(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
 
-def one_line(message: str) -> str:
+def one_line(message: object) -> str:
     """A message as one line: Pillow's (and a file name's) newlines would split the user's error line."""
     return " ".join(str(message).split())
 
@@ -86,7 +86,8 @@ def _reading(path: str | Path) -> Iterator[Path]:
         # Pillow's decoders raise many kinds on damaged files (OSError, SyntaxError, ValueError, EOFError,
         # struct.error, IndexError, ...): whatever a file makes them raise is the file's fault, not a bug here.
         except UnidentifiedImageError:
-            raise ImageError(one_line(f"not an image (or a damaged one, or a format Pillow cannot read): {path}")) from None
+            message = f"not an image (or a damaged one, or a format Pillow cannot read): {path}"
+            raise ImageError(one_line(message)) from None
         except Exception as exc:  # noqa: BLE001
             raise ImageError(one_line(f"cannot read image {path}: {exc or type(exc).__name__}")) from None
     for w in caught:
