@@ -79,6 +79,32 @@ def test_no_overlap_or_too_few_points_is_nan():
     assert np.isnan(frontier.delta_matched_content(c, 4.0 - c, [3.0, 4.0], [1.0, 0.5]))  # touches at one point
 
 
+def test_a_distance_at_or_below_zero_has_no_curve_not_an_error():
+    c = np.array([0.2, 0.4, 0.8])
+    zero = np.array([0.0, 0.4, 0.8])  # a run that returned the content image: log 0 = −∞
+    assert frontier.curve(zero, 1.0 - zero) is None and frontier.curve(-zero, 1.0 + zero) is None
+    assert np.isnan(frontier.delta_matched_content(c, 1.0 - c, zero, 0.9 - zero))
+    assert np.isnan(frontier.delta_matched_style(c, 1.0 - c, c, [0.5, 0.2, 0.0]))  # a style distance of 0
+    # On a linear axis 0 is an ordinary point: the same shift of 0.1 is recovered.
+    assert frontier.delta_matched_content(zero, 1.0 - zero, zero, 0.9 - zero, log_x=False) == pytest.approx(-0.1)
+    assert frontier.nonpositive([0.3, np.nan, 0.0]) and not frontier.nonpositive([0.3, np.nan])
+
+
+def test_overlap_share_hand_example():
+    # On the log axis the baseline spans t ∈ [0, 2], the variant [1, 4]: overlap 1 over a union of 4.
+    base = frontier.curve(np.exp([0.0, 1.0, 2.0]), [3.0, 2.0, 1.0])
+    var = frontier.curve(np.exp([1.0, 2.5, 4.0]), [2.5, 1.5, 0.5])
+    assert frontier.overlap_share(base, var) == pytest.approx(0.25, abs=1e-12)
+    assert frontier.overlap_share(var, base) == pytest.approx(0.25, abs=1e-12)
+    assert frontier.overlap_share(base, base) == 1.0
+    far = frontier.curve(np.exp([5.0, 6.0]), [1.0, 0.5])
+    assert frontier.overlap_share(base, far) == 0.0 and np.isnan(frontier.overlap_share(base, None))
+    # On the linear axis the same points overlap e² − e over e⁴ − 1.
+    lin = frontier.overlap_share(frontier.curve(np.exp([0.0, 1.0, 2.0]), [3.0, 2.0, 1.0], log_x=False),
+                                 frontier.curve(np.exp([1.0, 2.5, 4.0]), [2.5, 1.5, 0.5], log_x=False))
+    assert lin == pytest.approx((np.e**2 - np.e) / (np.e**4 - 1.0), abs=1e-12)
+
+
 def test_holm_hand_example():
     # Sorted: 0.005·4 = 0.02, 0.01·3 = 0.03, 0.03·2 = 0.06, 0.04·1 = 0.04 → raised to 0.06 (step-down monotone).
     np.testing.assert_allclose(inference.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])

@@ -15,7 +15,9 @@ so a delta reads in the yardstick's own units). Why log, as BD-rate takes log ra
 steps and both distances fall roughly as powers of it, so the runs sit about evenly in log distance; on a linear
 axis the average would be dominated by the stretch of the curve where the distance is largest (the most stylised
 runs) and would hang on the one or two runs there, whereas per unit of log distance each factor of two in
-content kept weighs the same wherever it lies. ``log_x=False`` gives the linear construction.
+content kept weighs the same wherever it lies. ``log_x=False`` gives the linear construction. A distance ≤ 0 on
+the log axis (a run that returned the content image itself) has no place on it: that frontier has no curve, so
+the pair has no delta and is counted by the caller, rather than one run's point being dropped silently.
 """
 
 from __future__ import annotations
@@ -44,21 +46,24 @@ def pareto(x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return xs[keep], ys[keep]
 
 
-def _axis(x: np.ndarray, log_x: bool) -> np.ndarray:
-    if not log_x:
-        return x
-    if np.any(x <= 0):
-        raise ValueError(f"a log axis needs positive distances; got {x.min():g}")
-    return np.log(x)
+def nonpositive(x: ArrayLike) -> bool:
+    """Whether any finite distance in ``x`` is ≤ 0, which a log axis cannot place (``curve`` gives None)."""
+    xs = np.asarray(x, dtype=float)
+    return bool(np.any(xs[np.isfinite(xs)] <= 0))
 
 
 def curve(x: ArrayLike, y: ArrayLike, log_x: bool = True) -> PchipInterpolator | None:
     """y as a monotone function of t = log x (or x when ``log_x`` is false): PCHIP through the Pareto points
-    of (x, y); None when the frontier has fewer than two Pareto points."""
+    of (x, y); None when the frontier has fewer than two Pareto points, or, on the log axis, when a Pareto point
+    has x ≤ 0 (log x is −∞ or undefined: no curve, not an error)."""
     px, py = pareto(x, y)
     if px.size < 2:
         return None
-    return PchipInterpolator(_axis(px, log_x), py, extrapolate=False)
+    if log_x:
+        if np.any(px <= 0):
+            return None
+        px = np.log(px)
+    return PchipInterpolator(px, py, extrapolate=False)
 
 
 def gap(f_base: PchipInterpolator | None, f_var: PchipInterpolator | None) -> float:
@@ -75,6 +80,18 @@ def gap(f_base: PchipInterpolator | None, f_var: PchipInterpolator | None) -> fl
     return float((f_var.integrate(lo, hi) - f_base.integrate(lo, hi)) / (hi - lo))
 
 
+def overlap_share(f_base: PchipInterpolator | None, f_var: PchipInterpolator | None) -> float:
+    """The width of the overlap of the two curves' ranges over the width of their union, on the axis the gap is
+    averaged over (log x for ``curve``'s default): max(0, min(hi) − max(lo)) / (max(hi) − min(lo)), as the
+    ``min_overlap`` check of FAU-LMS/bjontegaard. 1: the frontiers span the same range; near 0: the gap rests on
+    a sliver of either. NaN when either curve is None."""
+    if f_base is None or f_var is None:
+        return float("nan")
+    lo, hi = max(f_base.x[0], f_var.x[0]), min(f_base.x[-1], f_var.x[-1])
+    union = max(f_base.x[-1], f_var.x[-1]) - min(f_base.x[0], f_var.x[0])
+    return float(max(0.0, hi - lo) / union)
+
+
 def bd_delta(x_base: ArrayLike, y_base: ArrayLike, x_var: ArrayLike, y_var: ArrayLike, log_x: bool = True) -> float:
     """The Bjøntegaard delta of the variant's frontier against the baseline's, in units of y:
 
@@ -82,7 +99,8 @@ def bd_delta(x_base: ArrayLike, y_base: ArrayLike, x_var: ArrayLike, y_var: Arra
 
     f the PCHIP through each frontier's Pareto points (``curve``), [t_lo, t_hi] the overlap of the two frontiers'
     ranges of t (no extrapolation). Negative: the variant reaches a lower y at the same x. NaN when either frontier
-    has fewer than two Pareto points or the ranges do not overlap; callers count those."""
+    has no curve (fewer than two Pareto points, or an x ≤ 0 on the log axis) or the ranges do not overlap;
+    callers count those."""
     return gap(curve(x_base, y_base, log_x), curve(x_var, y_var, log_x))
 
 
