@@ -65,3 +65,22 @@ def test_the_balance_at_the_start_matches_512px(images_dir, params):
         assert balance(size, 512) == pytest.approx(reference, rel=0.2)
     raw = balance(128, None)
     assert raw < reference / 8  # the confound ratio_size removes: style 16× heavier by the weights at 128 px
+
+
+def test_a_run_uses_the_rescaled_weight(tmp_path, images_dir, params):
+    """End to end: at 64 px (48×64), ratio_size=512 is the raw objective with α × 64 (β kept) — the same image,
+    and a different one from the raw α (so the key reaches the optimised objective, not only the config)."""
+    import numpy as np
+    from PIL import Image
+
+    from nstjax.run.batch import stylize_batch
+
+    runs = [_run(images_dir, 64, rs, content_weight=cw, style_weight=1e3, steps=5, init="content", conv="direct")
+            for rs, cw in ((512, 1.0), (None, 64.0), (None, 1.0))]
+    dirs = [tmp_path / name for name in ("scaled", "raw_times_64", "raw")]
+    summaries = stylize_batch(runs, params, dirs)
+    assert [s["steps"] for s in summaries] == [5, 5, 5]
+    scaled, by_hand, raw = (np.asarray(Image.open(d / "final.png"), np.float32) for d in dirs)
+    assert np.abs(scaled - by_hand).max() <= 1.0  # equal weights: equal images (PNG rounding)
+    assert np.abs(scaled - raw).mean() > 1.0  # 64× less content weight moves the image elsewhere
+    assert summaries[0]["loss"]["content"] < summaries[2]["loss"]["content"]
