@@ -18,6 +18,7 @@ import numpy as np
 from nstjax.model import vgg
 from nstjax.model.layers import ORDER, deepest
 from nstjax.objective import losses
+from nstjax.objective.content import CONTENT_LOSSES
 from nstjax.objective.conventions import CONVENTIONS
 from nstjax.objective.statistics import STYLE_LOSSES
 from nstjax.objective.statistics.base import Statistic, Stats, at_layer, configured, layout
@@ -48,6 +49,7 @@ class Spec:
     style_loss: str = "gram"  # a name in nstjax.objective.statistics.STYLE_LOSSES
     convention: str = "paper"  # a name in nstjax.objective.conventions.CONVENTIONS
     style_options: tuple = ()  # (key, value) pairs of the statistic's config block (mrf: stride, rotations, scales)
+    content_loss: str = "mse"  # a name in nstjax.objective.content.CONTENT_LOSSES
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -122,9 +124,15 @@ def loss_fn(spec: Spec) -> Callable[[Data, jax.Array], tuple[jax.Array, dict]]:
         t = data.targets
         key = None if data.key is None else jax.random.wrap_key_data(data.key)
         return losses.total_loss(feats, image, t.content, t.style, t.layer_weights, data.weights, t.regions,
-                                 spec.style_loss, spec.convention, key)
+                                 spec.style_loss, spec.convention, key, spec.content_loss)
 
     return loss
+
+
+def stochastic(spec: Spec) -> bool:
+    """Whether the objective draws new random numbers each iteration (``Data.key``): swd's directions,
+    remd's and cx's sampled positions, the self-similarity content loss's."""
+    return STYLE_LOSSES[spec.style_loss].stochastic or CONTENT_LOSSES[spec.content_loss].stochastic
 
 
 @functools.cache
@@ -157,7 +165,7 @@ def make_targets(params: dict, spec: Spec, content: np.ndarray, styles: list[np.
     if masks is not None:
         regions = tuple((jnp.float32(w), d, layer_masks_of(m, spec.style_layers)) for w, d, m in zip(blend, described, masks))
         return Targets(dict(content_feats), {}, lw, regions)
-    mixed = {name: at_layer(stat, name).mix([d[name] for d in described], blend) for name in spec.style_layers}
+    mixed = {name: at_layer(stat, name).mix([d[name] for d in described], blend) for name in described[0]}
     return Targets(dict(content_feats), mixed, lw)
 
 
@@ -167,11 +175,10 @@ def describe_style(params: dict, spec: Spec, stat: Statistic, style: np.ndarray)
     summaries = []
     for image in [style] if stat.copies is None else stat.copies(style):
         feats = feature_fn(spec.pooling, spec.style_layers)(params, jnp.asarray(image, jnp.float32))
-        summaries.append({name: at_layer(stat, name).describe(layout(at_layer(stat, name), feats[name]))
-                          for name in spec.style_layers})
+        summaries.append(losses.style_summaries(stat, feats, spec.style_layers))
     if len(summaries) == 1:
         return summaries[0]
-    return {name: at_layer(stat, name).mix([s[name] for s in summaries], [1.0] * len(summaries)) for name in spec.style_layers}
+    return {name: at_layer(stat, name).mix([s[name] for s in summaries], [1.0] * len(summaries)) for name in summaries[0]}
 
 
 def style_layer_weights(spec: Spec, layer_weights: dict[str, float] | None) -> dict[str, jax.Array]:

@@ -14,9 +14,11 @@ import jax.numpy as jnp
 
 from nstjax.objective.conventions import CONVENTIONS
 from nstjax.objective.statistics import STYLE_LOSSES, Stats
-from nstjax.objective.statistics.base import at_layer, layout
+from nstjax.objective.content import CONTENT_LOSSES
+from nstjax.objective.statistics.base import JOINT, Statistic, at_layer, layout
 
 Features = Mapping[str, jax.Array]
+CONTENT_STREAM = 0x636F6E74  # the content loss's random numbers: the iteration's key folded with "cont"
 
 
 def gram(f: jax.Array) -> jax.Array:
@@ -27,8 +29,14 @@ def gram(f: jax.Array) -> jax.Array:
 
 def content_loss(features: Features, targets: Features, convention: str = "paper") -> jax.Array:
     """Σ over the content layers of the convention's content term (paper: ½ Σ (F − P)²)."""
-    term = CONVENTIONS[convention].content
-    return sum(term(features[k], p) for k, p in targets.items())
+    return CONTENT_LOSSES["mse"].term(features, targets, convention)
+
+
+def style_summaries(stat: Statistic, features: Features, layers: tuple[str, ...]) -> dict[str, Stats]:
+    """One style image's summaries: per style layer, or one under ``JOINT`` for a statistic over all of them."""
+    if stat.joint is not None:
+        return {JOINT: stat.describe(stat.joint({name: features[name] for name in layers}, None))}
+    return {name: at_layer(stat, name).describe(layout(at_layer(stat, name), features[name])) for name in layers}
 
 
 def style_loss(features: Features, targets: Mapping[str, Stats], layer_weights: Mapping[str, float],
@@ -43,6 +51,10 @@ def style_loss(features: Features, targets: Mapping[str, Stats], layer_weights: 
     over the mask's area: spatial control, where a region takes the statistics of its own style.
     """
     stat, factor = STYLE_LOSSES[statistic], CONVENTIONS[convention].style_factor
+    if stat.joint is not None:  # one term over all style layers (remd), weighed as the sum of their terms' weights
+        maps = {name: features[name] for name in layer_weights}
+        scale = sum(w * factor(name, maps[name].size // maps[name].shape[-1], pixels) for name, w in layer_weights.items())
+        return scale * stat.distance(stat.joint(maps, key), targets[JOINT], None, key)
     total = 0.0
     for i, (name, target) in enumerate(targets.items()):
         f, at = features[name], at_layer(stat, name)
@@ -75,15 +87,18 @@ class Weights(NamedTuple):
 def total_loss(features: Features, image: jax.Array, content_targets: Features, style_targets: Mapping[str, Stats],
                layer_weights: Mapping[str, float], weights: Weights, regions: tuple = (),
                statistic: str = "gram", convention: str = "paper",
-               key: jax.Array | None = None) -> tuple[jax.Array, dict[str, jax.Array]]:
+               key: jax.Array | None = None, content: str = "mse") -> tuple[jax.Array, dict[str, jax.Array]]:
     """α·content + β·style + tv·TV, and each term (unweighted) for logging.
 
     ``regions``: (weight, style targets, masks) per masked style image; used instead of ``style_targets``.
-    ``key``: random numbers for a stochastic statistic (``swd``).
+    ``key``: random numbers for a stochastic statistic (``swd``) or content loss (``self_similarity``).
+    ``content``: a name in ``nstjax.objective.content.CONTENT_LOSSES``.
     """
     style_of = lambda targets, masks=None: style_loss(features, targets, layer_weights, statistic, convention, masks, key,
                                                        image.shape[-3] * image.shape[-2])
     style = sum(w * style_of(t, m) for w, t, m in regions) if regions else style_of(style_targets)
-    terms = {"content": content_loss(features, content_targets, convention), "style": style, "tv": tv_loss(image)}
+    content_key = None if key is None else jax.random.fold_in(key, CONTENT_STREAM)
+    terms = {"content": CONTENT_LOSSES[content].term(features, content_targets, convention, content_key), "style": style,
+             "tv": tv_loss(image)}
     total = weights.content * terms["content"] + weights.style * terms["style"] + weights.tv * terms["tv"]
     return total, terms

@@ -23,7 +23,6 @@ import jax.numpy as jnp
 from nstjax.io.logging import RunLogger
 from nstjax.model import vgg
 from nstjax.objective import compiled, losses
-from nstjax.objective.statistics import STYLE_LOSSES
 from nstjax.optim.lbfgs import LBFGS, LbfgsState
 from nstjax.run import resources, sharding
 from nstjax.run.config import RunConfig
@@ -38,9 +37,10 @@ PER_RUN = ("ratio", "ratio_size", "content_weight", "style_weight_override", "st
 def batch_key(run: RunConfig) -> str | None:
     """Runs with the same key can share a batch; None for runs that cannot be batched at all."""
     if (run.optimizer.get("name") != "lbfgs" or run.scales or run.resume or run.checkpoint_every
-            or STYLE_LOSSES[run.spec.style_loss].stochastic or run.shard == "spatial"):
-        # Lockstep is built on nstjax's L-BFGS; coarse-to-fine, checkpoints and a statistic that draws new
-        # directions at each run's own iterations (swd) run one by one.
+            or compiled.stochastic(run.spec) or run.shard == "spatial" or run.tile):
+        # Lockstep is built on nstjax's L-BFGS; coarse-to-fine, checkpoints and an objective that draws new
+        # random numbers at each run's own iterations (swd's directions; remd's, cx's and self_similarity's
+        # positions) run one by one.
         return None
     return json.dumps(asdict(replace(run, **{f: None for f in PER_RUN})), sort_keys=True, default=str)
 
@@ -72,7 +72,7 @@ def value_and_grad_fn(spec: compiled.Spec) -> Callable:
 
         def one(f, image, layer_weights, weights):
             return losses.total_loss(f, image, t.content, t.style, layer_weights, weights, t.regions,
-                                     spec.style_loss, spec.convention)
+                                     spec.style_loss, spec.convention, content=spec.content_loss)
 
         totals, terms = jax.vmap(one)(feats, images, t.layer_weights, data.weights)
         return jnp.sum(totals), (totals, terms)  # runs are independent: ∂Σ/∂x_b is run b's gradient

@@ -15,9 +15,11 @@ starting point under every statistic and both weight sets (ImageNet, normalised)
 from __future__ import annotations
 
 from nstjax.objective.statistics.base import HIGHEST, Statistic, Stats, linear_mix, second_moment, sqrtm_psd
+from nstjax.objective.statistics.cx import CX
 from nstjax.objective.statistics.hist import HIST
 from nstjax.objective.statistics.moments import GRAM, MEAN_STD, W2
 from nstjax.objective.statistics.mrf import MRF
+from nstjax.objective.statistics.remd import REMD
 from nstjax.objective.statistics.swd import SWD, directions, quantiles, sliced_w2
 
 __all__ = ["HIGHEST", "STYLE_LOSSES", "Statistic", "Stats", "directions", "linear_mix", "quantiles", "second_moment",
@@ -26,3 +28,5 @@ __all__ = ["HIGHEST", "STYLE_LOSSES", "Statistic", "Stats", "directions", "linea
 STYLE_LOSSES: dict[str, Statistic] = {"gram": GRAM, "mean_std": MEAN_STD, "w2": W2, "swd": SWD}
 STYLE_LOSSES["mrf"] = MRF  # Li & Wand 2016: nearest 3×3 patches (statistics/mrf.py)
 STYLE_LOSSES["hist"] = HIST  # Risser et al. 2017: Gram + histogram remap (statistics/hist.py)
+STYLE_LOSSES["remd"] = REMD  # Kolkin et al. 2019: relaxed EMD of hypercolumns + moments (statistics/remd.py)
+STYLE_LOSSES["cx"] = CX  # Mechrez et al. 2018: contextual loss (statistics/cx.py)
