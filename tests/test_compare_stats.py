@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from nstjax.stats import frontier, inference, summary
 
@@ -20,12 +21,13 @@ def _curve(c, scale):
 def _rows(variants, n_contents=3, n_styles=4, noise=0.0, seed=0):
     """Synthetic runs: each variant is (name, style shift δ, content-distance gain g): at ratio q the run lands
     at content distance g·c(q) on the pair's frontier shifted by δ (+ noise). The style scale varies by style
-    (most of the variance, as in Yeh et al.), a little by content."""
+    (most of the variance, as in Yeh et al.), a little by content. δ may be one per style (a style effect)."""
     rng = np.random.default_rng(seed)
     rows = []
     for ci, si in itertools.product(range(n_contents), range(n_styles)):
         scale = (1.0 + si) * (1.0 + 0.1 * ci)
-        for name, shift, gain in variants:
+        for name, shifts, gain in variants:
+            shift = shifts[si] if np.ndim(shifts) else shifts
             for q in RATIOS:
                 cd = gain * 0.3 * q**0.15  # content distance 0.15 … 0.84 over the sweep (gain 1)
                 rows.append({"content": f"c{ci}", "style": f"s{si}", "variant": name, "ratio": q,
@@ -179,6 +181,11 @@ def test_equal_ratio_shows_the_strength_confound():
     (c,) = summary.summarize(rows, "base", metrics=("style_swd",), n_boot=200, n_perm=200)["comparisons"]
     assert c["delta"] == pytest.approx(0.0, abs=2e-3)
     assert c["delta_equal_ratio"] < -0.1
+    # Each sweep spans a factor 10^(5 · 0.15) in content distance, the strong one shifted by a factor 2: on the
+    # log axis they overlap (0.75 ln 10 − ln 2) over a union of (0.75 ln 10 + ln 2), below half.
+    share = (0.75 * np.log(10) - np.log(2)) / (0.75 * np.log(10) + np.log(2))
+    assert [p["overlap"] for p in c["per_pair"]] == pytest.approx([share] * 12, abs=1e-12)
+    assert c["pairs_small_overlap"] == 12 and not c["significant"]
 
 
 def test_variant_against_itself_is_exactly_zero():
@@ -189,6 +196,9 @@ def test_variant_against_itself_is_exactly_zero():
         assert c["delta"] == 0.0 and c["ci95"] == [0.0, 0.0]
         assert c["p"] == 1.0 and c["p_holm"] == 1.0
         assert c["wins"] == 0 and c["delta_equal_ratio"] == 0.0 and c["delta_matched_style"] == 0.0
+        assert c["p_style"] == c["p_crossed"] == c["p_style_holm"] == c["p_crossed_holm"] == 1.0
+        assert not c["significant"] and c["pairs_small_overlap"] == 0
+        assert all(p["overlap"] == 1.0 for p in c["per_pair"])
 
 
 def test_pairs_without_overlap_are_counted():
@@ -196,6 +206,7 @@ def test_pairs_without_overlap_are_counted():
     for r in rows:  # one pair's variant frontier lies wholly beyond the baseline's range of content distance
         if r["variant"] == "far" and (r["content"], r["style"]) == ("c0", "s0"):
             r["content_distance"] *= 100.0
+            r["style_gram"] -= 0.3  # and lower: at equal ratio it looks better
     rows = [r for r in rows if not (r["variant"] == "far" and (r["content"], r["style"]) == ("c1", "s1"))]
     for r in rows:  # every run of another pair failed (None, as the runner reports it): no frontier, no delta
         if r["variant"] == "far" and (r["content"], r["style"]) == ("c1", "s0"):
@@ -204,6 +215,11 @@ def test_pairs_without_overlap_are_counted():
     assert (c["pairs_compared"], c["pairs_without_overlap"], c["pairs_missing"]) == (1, 3, 1)
     assert [p["delta"] is None for p in c["per_pair"]] == [True, False, True, True]
     assert c["delta"] == 0.0 and c["per_style"] == {"s0": None, "s1": 0.0}
+    assert [p["overlap"] for p in c["per_pair"]] == [0.0, 1.0, None, None]
+    # At equal ratio the far pair (no overlap, but it shares every ratio) differs; the pair compared does not.
+    far = next(p["delta_equal_ratio"] for p in c["per_pair"] if (p["content"], p["style"]) == ("c0", "s0"))
+    assert far == pytest.approx(-0.3) and c["pairs_equal_ratio"] == 2
+    assert c["delta_equal_ratio"] == pytest.approx(far / 2) and c["delta_equal_ratio_compared"] == 0.0
 
 
 def test_null_is_calibrated():
@@ -233,12 +249,106 @@ def test_null_is_calibrated():
     assert 0.03 < float(np.mean(p_exact < 0.05)) < 0.07
 
 
+def _crossed_tables(rng, n_draws, n_contents, n_styles, content_sd, style_sd, noise_sd=0.3, delta=0.0):
+    """Draws of per-pair deltas from the crossed random-effects model d_ij = δ + a_i + b_j + e_ij."""
+    a = content_sd * rng.normal(size=(n_draws, n_contents, 1))
+    b = style_sd * rng.normal(size=(n_draws, 1, n_styles))
+    return delta + a + b + noise_sd * rng.normal(size=(n_draws, n_contents, n_styles))
+
+
+def _claims(tables):
+    """The rule's outcome per table, for one variant (Holm over one variant is the identity), and its parts."""
+    flat = tables.reshape(tables.shape[0], -1)
+    p = inference.sign_flip_p(flat, n_perm=500, seed=1)  # 2^40 sign vectors: sampled
+    p_style = inference.style_flip_p(tables)  # 2^S ≤ 10000: exact
+    p_crossed = inference.min_f_p(tables)
+    lo, hi = inference.bootstrap_ci(tables, n_boot=400, seed=2)
+    return inference.significant(p, p_style, p_crossed, lo, hi), p, p_style, p_crossed
+
+
+def test_the_rule_is_calibrated_for_a_crossed_design():
+    rng = np.random.default_rng(0)
+    n = 2000
+    # A strong style effect of mean 0 (5 contents × 8 styles): the pairs' p rejects far more often than 5% (pairs
+    # that share a style are not independent); the style-clustered p, min F' and so the rule do not.
+    claim, p, p_style, p_crossed = _claims(_crossed_tables(rng, n, 5, 8, content_sd=0.0, style_sd=1.0))
+    assert np.mean(p < 0.05) > 0.3
+    assert 0.02 < np.mean(p_style < 0.05) < 0.07 and np.mean(p_crossed < 0.05) < 0.07
+    assert np.mean(claim) < 0.07
+    # A content effect of mean 0: now the style-clustered p is the one fooled (every style shares the contents'
+    # mean), and min F' keeps the rule calibrated.
+    claim, p, p_style, p_crossed = _claims(_crossed_tables(rng, n, 5, 8, content_sd=1.0, style_sd=0.0))
+    assert np.mean(p_style < 0.05) > 0.3 and np.mean(p_crossed < 0.05) < 0.07
+    assert np.mean(claim) < 0.07
+    claim, *_ = _claims(_crossed_tables(rng, n, 5, 8, content_sd=1.0, style_sd=1.0))
+    assert np.mean(claim) < 0.07
+    # A true shift of 1.5 style-effect sds is detected with 8 styles in most draws; with 4 it cannot be: the
+    # style-clustered p is never below 2/2^4 = 0.125.
+    tables = _crossed_tables(rng, n, 5, 8, content_sd=0.3, style_sd=1.0, delta=1.5)
+    claim, *_ = _claims(tables)
+    assert np.mean(claim) > 0.8
+    claim, p, p_style, _ = _claims(tables[:, :, :4])
+    assert p_style.min() == 0.125 and not claim.any() and np.mean(p < 0.05) > 0.9
+
+
+def test_style_flip_and_min_f_hand_examples():
+    # Every style agrees: only the all-plus and all-minus flips are as extreme, p = 2/2^S whatever the contents.
+    assert inference.style_flip_p(np.ones((5, 4))) == 2 / 16
+    assert inference.style_flip_p(np.full((3, 8), -0.2)) == 2 / 256
+    # Styles summing to 3, 1, 0.5, −0.5 (an undefined pair weighs nothing): |Σ s_j S_j| ≥ 4 for 3 + (1 ± 0.5 ∓ 0.5)
+    # and 3 + 1 + 0.5 + 0.5 and their negatives, 6 of the 16 flips.
+    table = np.array([[2.0, 1.0, 0.0, -1.0], [1.0, np.nan, 0.5, 0.5]])
+    assert inference.style_flip_p(table) == 6 / 16
+    # min F' against Clark's formula from the by-content (F1) and by-style (F2) one-sample tests.
+    t = np.random.default_rng(5).normal(size=(5, 8)) + 0.8
+    cm, sm = t.mean(axis=1), t.mean(axis=0)
+    f1 = cm.mean() ** 2 / (cm.var(ddof=1) / 5)
+    f2 = sm.mean() ** 2 / (sm.var(ddof=1) / 8)
+    df = (f1 + f2) ** 2 / (f1**2 / 7 + f2**2 / 4)
+    assert inference.min_f_p(t) == pytest.approx(stats.f.sf(f1 * f2 / (f1 + f2), 1, df), rel=1e-10)
+    assert inference.min_f_p(np.zeros((3, 3))) == 1.0 and np.isnan(inference.min_f_p(np.ones((1, 4))))
+    # The rule: every part must hold; None counts as not significant.
+    assert inference.significant(0.01, 0.01, 0.01, 0.1, 0.3)
+    assert not inference.significant(0.01, 0.01, 0.01, -0.1, 0.3)
+    assert not inference.significant(0.01, None, 0.01, 0.1, 0.3)
+    assert list(inference.significant([0.01, 0.2], 0.01, 0.01, [-0.5, -0.5], [-0.1, -0.1])) == [True, False]
+
+
+def test_summary_claims_only_what_the_styles_support():
+    # A shift of −0.2 with a style effect around it (some styles gain more than others): detected with 8 styles.
+    shifts = np.array([-0.2, 0.15, -0.1, 0.25, -0.05, 0.1, -0.25, 0.1]) - 0.2
+    rows = _rows([("base", 0.0, 1.0), ("v", shifts, 1.2)], n_contents=5, n_styles=8, noise=0.02)
+    (c,) = summary.summarize(rows, "base", metrics=("style_gram",), n_boot=500, n_perm=2000)["comparisons"]
+    assert c["delta"] == pytest.approx(-0.2, abs=0.01) and c["significant"]
+    assert c["p_style"] == c["p_style_holm"] < 0.05 and c["p_crossed"] == c["p_crossed_holm"] < 0.05
+    # The first 4 styles alone: the pairs' p still says "differ on these pairs", the rule makes no claim.
+    four = [r for r in rows if int(r["style"][1:]) < 4]
+    (c,) = summary.summarize(four, "base", metrics=("style_gram",), n_boot=500, n_perm=2000)["comparisons"]
+    assert c["p"] < 0.01 and c["p_style"] >= 0.125 and not c["significant"]
+
+
+def test_a_zero_distance_is_a_pair_without_a_delta():
+    rows = _rows([("base", 0.0, 1.0), ("v", -0.05, 1.0)], n_contents=2, n_styles=2)
+    for r in rows:  # the variant's lowest ratio on one pair returned the content image itself
+        if r["variant"] == "v" and (r["content"], r["style"]) == ("c1", "s0") and r["ratio"] == RATIOS[-1]:
+            r["content_distance"] = 0.0
+    for r in rows:  # and a style distance of 0 on another
+        if r["variant"] == "base" and (r["content"], r["style"]) == ("c0", "s1") and r["ratio"] == RATIOS[0]:
+            r["style_gram"] = 0.0
+    (c,) = summary.summarize(rows, "base", metrics=("style_gram",), n_boot=100, n_perm=100)["comparisons"]
+    assert (c["pairs_compared"], c["pairs_without_overlap"], c["pairs_nonpositive"]) == (2, 2, 2)
+    assert [p["delta"] is None for p in c["per_pair"]] == [False, True, True, False]
+    assert c["delta"] == pytest.approx(-0.05, abs=1e-9)
+
+
 def test_markdown_ranks_and_counts():
     rows = _rows([("max", 0.0, 1.0), ("worse", 0.1, 1.0), ("better", -0.1, 1.0)], n_contents=2, n_styles=2)
     md = summary.to_markdown(summary.summarize(rows, "max", metrics=("style_swd",), n_boot=100, n_perm=100))
     table = [line for line in md.splitlines() if line.startswith("| ") and "rank" not in line]
     assert [line.split(" | ")[1] for line in table] == ["`better`", "`worse`"]
     assert "matched content" in md and "pairs without overlap" in md
+    assert all(line.split(" | ")[4] == "no" for line in table)  # 2 styles: p by style ≥ 2/2^2 = 0.5
+    assert "With 2 styles the by-style p is at least 2/2^2 = 0.5 (×2 by Holm), so no variant can be significant" in md
 
 
 def test_plots_have_one_panel_per_pair_and_metric(tmp_path):

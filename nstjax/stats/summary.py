@@ -12,10 +12,20 @@ from typing import Any
 
 import numpy as np
 
-from nstjax.stats.frontier import delta_matched_content, delta_matched_style
-from nstjax.stats.inference import bootstrap_ci, crossed_mean, holm, sign_flip_p
+from nstjax.stats.frontier import curve, delta_matched_style, gap, nonpositive, overlap_share
+from nstjax.stats.inference import (
+    ALPHA,
+    bootstrap_ci,
+    crossed_mean,
+    holm,
+    min_f_p,
+    sign_flip_p,
+    significant,
+    style_flip_p,
+)
 
 ROW_KEYS = ("content", "style", "variant", "ratio", "content_distance")
+SMALL_OVERLAP = 0.5  # FAU-LMS/bjontegaard warns below this share of overlap by default
 
 
 def _num(x: float) -> float | None:
@@ -54,8 +64,9 @@ def _frontiers(rows: list[dict], metrics: Sequence[str]) -> dict[tuple[str, str,
     return out
 
 
-def _pair_deltas(base: dict[float, dict], var: dict[float, dict], metric: str) -> tuple[float, float, float]:
-    """(matched content, matched style, equal ratio) for one pair."""
+def _pair_deltas(base: dict[float, dict], var: dict[float, dict], metric: str) -> dict[str, Any]:
+    """One pair's deltas (matched content, matched style, equal ratio), the overlap share of its frontiers in log
+    content distance, and whether a distance ≤ 0 kept it from the log axes (then it has no delta)."""
     cb = [r["content_distance"] for r in base.values()]
     sb = [r[metric] for r in base.values()]
     cv = [r["content_distance"] for r in var.values()]
@@ -63,7 +74,12 @@ def _pair_deltas(base: dict[float, dict], var: dict[float, dict], metric: str) -
     gaps = [var[q][metric] - base[q][metric] for q in base if q in var]
     gaps = [g for g in gaps if np.isfinite(g)]
     equal_ratio = float(np.mean(gaps)) if gaps else float("nan")
-    return delta_matched_content(cb, sb, cv, sv), delta_matched_style(cb, sb, cv, sv), equal_ratio
+    if nonpositive([*cb, *sb, *cv, *sv]):
+        nan = float("nan")
+        return {"delta": nan, "matched_style": nan, "equal_ratio": equal_ratio, "overlap": nan, "nonpositive": True}
+    f_base, f_var = curve(cb, sb), curve(cv, sv)
+    return {"delta": gap(f_base, f_var), "matched_style": delta_matched_style(cb, sb, cv, sv),
+            "equal_ratio": equal_ratio, "overlap": overlap_share(f_base, f_var), "nonpositive": False}
 
 
 def summarize(rows: list[dict], baseline: str, metrics: Sequence[str] = ("style_gram", "style_swd"), seed: int = 0,
@@ -75,16 +91,26 @@ def summarize(rows: list[dict], baseline: str, metrics: Sequence[str] = ("style_
 
     - ``delta``: mean over pairs of the variant's style distance minus the baseline's at matched content
       (``frontier.delta_matched_content``); ``ci95``: its two-way bootstrap interval over contents and styles
-      (``inference.bootstrap_ci``); ``p``: sign-flip permutation p-value of the per-pair deltas; ``p_holm``:
-      Holm-adjusted across the variants within the metric; ``wins``: pairs with delta < 0;
+      (``inference.bootstrap_ci``); ``wins``: pairs with delta < 0;
+    - ``p``: sign-flip permutation p-value of the per-pair deltas (null: the pairs compared, independent);
+      ``p_style``: the style-clustered sign-flip p (``inference.style_flip_p``: styles random, contents fixed;
+      exact, at least 2/2^S with S styles); ``p_crossed``: Clark's min F' p (``inference.min_f_p``: contents and
+      styles random); each ``*_holm``: Holm-adjusted across the variants within the metric;
+    - ``significant``: the claim that the variant differs, made only where p_holm, p_style_holm and
+      p_crossed_holm are all < 0.05 and ``ci95`` excludes 0 (``inference.significant``); the per-pair ``p`` alone
+      is not a claim about styles (it rejects far more often than 5% when the effect varies by style with mean 0);
     - ``pairs_compared``: pairs with a delta; ``pairs_without_overlap``: the baseline's pairs without one (the
-      frontiers do not overlap in content distance, one has fewer than two Pareto points, or the variant has no
-      runs on the pair: ``pairs_missing`` of them), counted, never silently dropped;
+      frontiers do not overlap in content distance, one has fewer than two Pareto points, a distance ≤ 0 keeps
+      the pair off the log axis: ``pairs_nonpositive`` of them, or the variant has no runs on the pair:
+      ``pairs_missing`` of them), counted, never silently dropped; ``pairs_small_overlap``: pairs compared whose
+      frontiers' overlap share (``frontier.overlap_share`` in log content distance) is below 0.5;
     - ``delta_matched_style``: mean over pairs of the content distance difference at matched style
       (``pairs_matched_style`` pairs); ``delta_equal_ratio``: mean over pairs of the mean over shared ratios of the
-      plain difference at equal ratio (what a single-ratio comparison reports; beside ``delta`` it shows how much
-      of that was strength rather than quality);
-    - ``per_style``: mean delta per style image; ``per_pair``: every pair's three deltas.
+      plain difference at equal ratio (what a single-ratio comparison reports), over the ``pairs_equal_ratio``
+      pairs that share a ratio, with or without a delta; ``delta_equal_ratio_compared``: the same over the pairs
+      compared only, so that it and ``delta`` are means over the same pairs (beside ``delta`` it shows how much of
+      a single-ratio difference was strength rather than quality);
+    - ``per_style``: mean delta per style image; ``per_pair``: every pair's three deltas and its ``overlap``.
 
     Seeds per comparison derive from ``seed`` and the metric and variant names. Undefined numbers are None."""
     if not rows:
@@ -103,48 +129,70 @@ def summarize(rows: list[dict], baseline: str, metrics: Sequence[str] = ("style_
         block: list[dict[str, Any]] = []
         for variant in others:
             table = np.full((len(contents), len(styles)), np.nan)
-            per_pair, matched_style, equal_ratio, missing = [], [], [], 0
+            per_pair, matched_style, equal_ratio, overlap, missing, nonpos = [], [], [], [], 0, 0
             for c, s in pairs:
                 var = frontiers.get((variant, c, s))
                 if var is None:
                     missing += 1
-                    d = dms = der = float("nan")
+                    nan = float("nan")
+                    pair: dict[str, Any] = {"delta": nan, "matched_style": nan, "equal_ratio": nan, "overlap": nan,
+                            "nonpositive": False}
                 else:
-                    d, dms, der = _pair_deltas(frontiers[(baseline, c, s)], var, metric)
-                table[contents.index(c), styles.index(s)] = d
-                matched_style.append(dms)
-                equal_ratio.append(der)
-                per_pair.append({"content": c, "style": s, "delta": _num(d), "delta_matched_style": _num(dms),
-                                 "delta_equal_ratio": _num(der)})
+                    pair = _pair_deltas(frontiers[(baseline, c, s)], var, metric)
+                nonpos += pair["nonpositive"]
+                table[contents.index(c), styles.index(s)] = pair["delta"]
+                matched_style.append(pair["matched_style"])
+                equal_ratio.append(pair["equal_ratio"])
+                overlap.append(pair["overlap"])
+                per_pair.append({"content": c, "style": s, "delta": _num(pair["delta"]),
+                                 "delta_matched_style": _num(pair["matched_style"]),
+                                 "delta_equal_ratio": _num(pair["equal_ratio"]), "overlap": _num(pair["overlap"])})
             deltas = table[np.isfinite(table)]  # row-major: contents × styles order, as per_pair
+            compared = np.array([p["delta"] is not None for p in per_pair], dtype=bool)
+            equal = np.asarray(equal_ratio, dtype=float)
+            shares = np.asarray(overlap, dtype=float)
             lo, hi = bootstrap_ci(table, n_boot=n_boot, seed=_seed(seed, "bootstrap", metric, variant))
             p = sign_flip_p(deltas, n_perm=n_perm, seed=_seed(seed, "permutation", metric, variant))
+            p_style = style_flip_p(table, n_perm=n_perm, seed=_seed(seed, "style permutation", metric, variant))
             per_style = {s: crossed_mean(table[:, j]) for j, s in enumerate(styles)
                          if any(pair[1] == s for pair in pairs)}
             block.append({
                 "variant": variant,
                 "metric": metric,
                 "delta": _num(crossed_mean(table)),
-                "ci95": [_num(lo), _num(hi)],
+                "ci95": [_num(float(lo)), _num(float(hi))],
                 "p": _num(float(p)),
                 "p_holm": None,
+                "p_style": _num(float(p_style)),
+                "p_style_holm": None,
+                "p_crossed": _num(float(min_f_p(table))),
+                "p_crossed_holm": None,
+                "significant": False,
                 "wins": int((deltas < 0).sum()),
                 "pairs_compared": int(deltas.size),
                 "pairs_without_overlap": len(pairs) - int(deltas.size),
                 "pairs_missing": missing,
+                "pairs_nonpositive": nonpos,
+                "pairs_small_overlap": int((compared & (shares < SMALL_OVERLAP)).sum()),
                 "delta_matched_style": _num(crossed_mean(np.asarray(matched_style))),
                 "pairs_matched_style": int(np.isfinite(matched_style).sum()),
-                "delta_equal_ratio": _num(crossed_mean(np.asarray(equal_ratio))),
+                "delta_equal_ratio": _num(crossed_mean(equal)),
+                "pairs_equal_ratio": int(np.isfinite(equal).sum()),
+                "delta_equal_ratio_compared": _num(crossed_mean(equal[compared])),
                 "per_style": {s: _num(v) for s, v in per_style.items()},
                 "per_pair": per_pair,
             })
-        adjusted = holm([np.nan if comp["p"] is None else comp["p"] for comp in block])
-        for comp, q in zip(block, adjusted, strict=True):
-            comp["p_holm"] = _num(q)
+        for key in ("p", "p_style", "p_crossed"):
+            adjusted = holm([np.nan if comp[key] is None else comp[key] for comp in block])
+            for comp, q in zip(block, adjusted, strict=True):
+                comp[f"{key}_holm"] = _num(q)
+        for comp in block:
+            comp["significant"] = bool(significant(comp["p_holm"], comp["p_style_holm"], comp["p_crossed_holm"],
+                                                   *comp["ci95"]))
         comparisons.extend(block)
     return {"baseline": baseline, "pairs": len(pairs), "variants": variants, "metrics": list(metrics),
             "contents": contents, "styles": styles, "seed": seed, "n_boot": n_boot, "n_perm": n_perm,
-            "comparisons": comparisons}
+            "alpha": ALPHA, "comparisons": comparisons}
 
 
 def _fmt(x: float | None) -> str:
@@ -157,17 +205,32 @@ def _name(variant: str) -> str:
 
 def to_markdown(summary: dict) -> str:
     """compare.md: per metric, the variants ranked by delta (best, most negative, first; undefined last), with
-    the interval, p-values, wins and the pairs without overlap, under a one-line legend of what delta means."""
+    the interval, the outcome of the significance rule and its p-values, wins, the pairs without overlap and with
+    a small overlap, and the equal-ratio difference over the same pairs as Δ, under a legend of what Δ means and
+    the rule (saying so when the styles are too few for any claim)."""
     base = _name(summary["baseline"])
+    alpha = summary.get("alpha", ALPHA)
     lines = [
         f"# Variants against {base} over {summary['pairs']} pairs",
         "",
         (f"Δ = the variant's yardstick style distance minus {base}'s at matched content distance (mean gap over the "
          "overlapping range of log content distance, then mean over pairs): negative = closer to the style for the "
          "same content kept."),
+        "",
+        (f"Significant = p (Holm) < {alpha:g}, p by style (Holm) < {alpha:g}, p min F′ (Holm) < {alpha:g} and the "
+         "95% interval excludes 0: the difference holds over styles like these, with the style effect allowed to "
+         "vary (style-clustered sign flip, exact) and with contents and styles both random (Clark's min F′), not "
+         "only on the pairs compared (the plain p)."),
     ]
-    header = ("| rank | variant | Δ at matched content | 95% interval | p | p (Holm) | wins | pairs compared "
-              "| pairs without overlap | Δ content at matched style | Δ at equal ratio |")
+    n_styles = len(summary.get("styles", []))
+    n_tested = len({c["variant"] for c in summary["comparisons"] if c.get("p_style") is not None})
+    if n_styles and n_tested and n_tested * 2.0 / 2.0**n_styles >= alpha:
+        lines += ["", (f"With {n_styles} styles the by-style p is at least 2/2^{n_styles} = {2.0 / 2.0**n_styles:.3g}"
+                       f"{f' (×{n_tested} by Holm)' if n_tested > 1 else ''}, so no variant can be significant: "
+                       "a claim needs more styles.")]
+    header = ("| rank | variant | Δ at matched content | 95% interval | significant | p | p (Holm) | p by style (Holm) "
+              "| p min F′ (Holm) | wins | pairs compared | pairs without overlap | overlap < 0.5 "
+              "| Δ content at matched style | Δ at equal ratio (pairs compared) | Δ at equal ratio (all) |")
     for metric in summary["metrics"]:
         block = [c for c in summary["comparisons"] if c["metric"] == metric]
         block.sort(key=lambda c: (c["delta"] is None, c["delta"] if c["delta"] is not None else 0.0))
@@ -175,10 +238,13 @@ def to_markdown(summary: dict) -> str:
         for rank, c in enumerate(block, 1):
             lo, hi = c["ci95"]
             lines.append(
-                f"| {rank} | {_name(c['variant'])} | {_fmt(c['delta'])} | [{_fmt(lo)}, {_fmt(hi)}] | {_fmt(c['p'])} "
-                f"| {_fmt(c['p_holm'])} | {c['wins']}/{c['pairs_compared']} | {c['pairs_compared']} "
-                f"| {c['pairs_without_overlap']} | {_fmt(c['delta_matched_style'])} | {_fmt(c['delta_equal_ratio'])} |")
+                f"| {rank} | {_name(c['variant'])} | {_fmt(c['delta'])} | [{_fmt(lo)}, {_fmt(hi)}] "
+                f"| {'yes' if c.get('significant') else 'no'} | {_fmt(c['p'])} | {_fmt(c['p_holm'])} "
+                f"| {_fmt(c.get('p_style_holm'))} | {_fmt(c.get('p_crossed_holm'))} "
+                f"| {c['wins']}/{c['pairs_compared']} | {c['pairs_compared']} | {c['pairs_without_overlap']} "
+                f"| {c.get('pairs_small_overlap', 0)} | {_fmt(c['delta_matched_style'])} "
+                f"| {_fmt(c.get('delta_equal_ratio_compared'))} | {_fmt(c['delta_equal_ratio'])} |")
     lines += ["", (f"Two-way bootstrap over contents and styles ({summary['n_boot']} resamples), sign-flip "
-                   f"permutation p ({summary['n_perm']} draws or exact), Holm across variants per metric; seed "
-                   f"{summary['seed']}."), ""]
+                   f"permutation p per pair and per style ({summary['n_perm']} draws or exact), Clark's min F′, "
+                   f"Holm across variants per metric; seed {summary['seed']}."), ""]
     return "\n".join(lines)
