@@ -93,7 +93,8 @@ def frontiers_png(rows: list[dict], path: str | Path, metric: str) -> Path:
 
 def forest_figure(summary: dict) -> Figure:
     """One panel per metric: each variant's delta against the baseline at matched content with its 95% interval,
-    a zero line; filled where Holm's p < 0.05, hollow otherwise; variants without a delta are named, not drawn."""
+    a zero line; filled where the comparison is ``significant`` (nstjax.stats.inference.significant), hollow
+    otherwise; variants without a delta are named, not drawn."""
     metrics = list(summary["metrics"])
     variants = [v for v in summary["variants"] if v != summary["baseline"]]
     fig = Figure(figsize=(3.6 * len(metrics) + 1.2, 0.45 * len(variants) + 1.3), layout="constrained")
@@ -105,7 +106,7 @@ def forest_figure(summary: dict) -> Figure:
             if c is None or c["delta"] is None:
                 continue
             lo, hi = c["ci95"]
-            significant = c["p_holm"] is not None and c["p_holm"] < 0.05
+            significant = bool(c.get("significant"))
             err = None if lo is None else [[c["delta"] - lo], [hi - c["delta"]]]
             ax.errorbar([c["delta"]], [k], xerr=err, fmt="o", color="C0", capsize=3,
                         markerfacecolor="C0" if significant else "white")
@@ -116,7 +117,7 @@ def forest_figure(summary: dict) -> Figure:
         ax.set_xlabel(f"Δ {metric} at matched content", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
     fig.suptitle(f"against {_name(summary['baseline'])} over {summary['pairs']} pairs (95% intervals; "
-                 "filled: Holm p < 0.05)", fontsize=9)
+                 "filled: significant, see compare.md)", fontsize=9)
     return fig
 
 
