@@ -10,7 +10,7 @@ from nstjax.machine import xla_cpu_flags  # noqa: E402  (no jax import)
 if "ynn_fusion_type" not in os.environ.get("XLA_FLAGS", "") and os.environ.get("NSTJAX_XLA_FLAGS", "1") != "0":
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + xla_cpu_flags()).strip()
 
-from nstjax.api import Result, extract_features, score, stylize  # noqa: E402
+from nstjax.api import Result, compare, extract_features, score, stylize  # noqa: E402
 
-__all__ = ["Result", "extract_features", "score", "stylize"]
+__all__ = ["Result", "compare", "extract_features", "score", "stylize"]
 __version__ = "0.1.0"

@@ -102,3 +102,33 @@ def score(image: Image, content: Image, style: Image) -> dict[str, float]:
 
     return metrics.score_files(image, content, style)
 
+
+def compare(variants: Sequence[str], ratios: Sequence[float], contents: Sequence[str | Path] | None = None,
+            styles: Sequence[str | Path] | None = None, benchmark: str | None = None,
+            out_dir: str | Path = "outputs/compare", max_batch: int = 8, stats_seed: int = 0,
+            runs_dir: str | Path | None = None, **overrides: Any) -> dict[str, Any]:
+    """Variants compared over (content, style) pairs at matched content, as ``nstjax-compare`` does
+    (``nstjax.run.compare``). ``variants``: strings of space-separated run overrides (``"pooling=l2 style_loss=w2"``,
+    ``""`` = the defaults), the first the baseline; ``ratios``: every pair and variant's sweep; the pairs:
+    ``contents`` × ``styles`` (paths or ``skimage:NAME``) or ``benchmark`` (``configs/benchmark/NAME.yaml``);
+    ``overrides``: run keys for every run (``image_size=128``, ``steps=100``). A bad key or image raises ValueError
+    with one line before any run. Finished runs in ``runs_dir`` (default ``out_dir/runs``) with the same config
+    are reused.
+
+    Returns {"summary": what compare.json holds (``comparisons``: per variant and metric ``delta``, ``ci95``, ``p``,
+    ``p_holm``, ``wins``, ...), "rows": one per run, "paths": the files written, "executed", "reused", "failed",
+    "seconds"}.
+    """
+    from nstjax.cli import PATH_KEYS, input_errors, path_override
+    from nstjax.compare_cli import build
+    from nstjax.run.compare import compare as run_comparison
+    from nstjax.run.compare import plan
+    from nstjax.run.experiments import as_override
+
+    with input_errors():
+        strings = [path_override(k, v) if k in PATH_KEYS else as_override(k, v) for k, v in overrides.items()]
+        comparison = build(list(variants), list(ratios), None if contents is None else [str(c) for c in contents],
+                           None if styles is None else [str(s) for s in styles], benchmark, out_dir, max_batch,
+                           stats_seed, strings, runs_dir)
+        cells = plan(comparison)
+    return run_comparison(comparison, cells=cells)

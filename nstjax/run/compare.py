@@ -14,6 +14,7 @@ import re
 import shlex
 import sys
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ class Comparison:
     out_dir: Path
     overrides: tuple[str, ...] = ()  # Hydra override strings, checked by the caller (``nstjax.cli.check_overrides``)
     max_batch: int = 8  # runs per batch (1: one by one)
+    runs_dir: Path | None = None  # where the runs go (default out_dir/runs); comparisons may share one
     seed: int = 0  # the statistics' bootstrap and permutations
     metrics: tuple[str, ...] = METRICS
 
@@ -56,6 +58,7 @@ class Cell:
     run: RunConfig
     record: dict = field(repr=False)  # the composed config, as summary.json records it
     dir: Path = Path()
+    key: str = ""  # what the variant changes in the config (``changes``), its runs' directory name
 
 
 def benchmark(name: str) -> tuple[list[str], list[str]]:
@@ -109,9 +112,24 @@ def variant_overrides(variant: str) -> list[str]:
     return words
 
 
-def slug(variant: str) -> str:
-    """A variant as a directory name."""
-    return re.sub(r"[^\w=.,+-]+", "_", ",".join(variant_overrides(variant))) or "defaults"
+def changes(record: dict, default: dict, prefix: str = "") -> list[str]:
+    """What ``record`` changes in ``default``, as sorted ``key=value`` strings (nested keys dotted)."""
+    out = []
+    for key in sorted(set(record) | set(default)):
+        a, b = record.get(key), default.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += changes(a, b, f"{prefix}{key}.")
+        elif a != b:
+            value = "null" if a is None else f"[{','.join(map(str, a))}]" if isinstance(a, list) else a
+            out.append(f"{prefix}{key}={value}")
+    return out
+
+
+def slug(changed: Sequence[str]) -> str:
+    """A variant's changes as a directory name: the same configuration, however written, gets the same one, so
+    comparisons that share a ``runs_dir`` share its runs (``pooling=avg`` is the defaults' ``""``)."""
+    text = re.sub(r"[^\w=.,+-]+", "_", ",".join(changed)) or "defaults"
+    return text if len(text) <= 100 else f"{text[:90]}-{zlib.crc32(text.encode()):08x}"
 
 
 def check(comparison: Comparison) -> None:
@@ -124,8 +142,6 @@ def check(comparison: Comparison) -> None:
     names = [" ".join(variant_overrides(v)) for v in c.variants]
     if len(set(names)) < len(names):
         raise ConfigError(f"variants must differ from each other, got {list(c.variants)}")
-    if len({slug(v) for v in c.variants}) < len(c.variants):
-        raise ConfigError(f"variants {list(c.variants)} would share a run directory; write them differently")
     if len(c.ratios) < 2 or len(set(c.ratios)) < len(c.ratios) or not all(r > 0 for r in c.ratios):
         raise ConfigError(
             f"ratios needs two or more distinct positive ratios (a frontier per pair), got {list(c.ratios)}"
@@ -152,18 +168,26 @@ def plan(comparison: Comparison) -> list[Cell]:
     for source in dict.fromkeys((*comparison.contents, *comparison.styles)):
         images.image_shape(source)
     content_names, style_names = labels(comparison.contents), labels(comparison.styles)
-    cells = []
+    runs_dir = comparison.runs_dir or comparison.out_dir / "runs"
+    default = OmegaConf.to_container(compose({}, ["progress=false", *comparison.overrides]), resolve=True)
+    assert isinstance(default, dict)
+    cells: list[Cell] = []
+    seen: dict[str, str] = {}
     for variant in comparison.variants:
         cfg = compose({}, ["progress=false", *comparison.overrides, *variant_overrides(variant)])
         base = OmegaConf.to_container(cfg, resolve=True)
         assert isinstance(base, dict)
+        key = slug(changes(base, default))
+        if key in seen:
+            raise ConfigError(f"variants {seen[key]!r} and {variant!r} are the same configuration")
+        seen[key] = variant
         for content, c_name in zip(comparison.contents, content_names, strict=True):
             for style, s_name in zip(comparison.styles, style_names, strict=True):
                 for ratio in comparison.ratios:
                     record = {**base, "content": content, "style": style, "ratio": float(ratio)}
                     run = validate(record)
-                    folder = comparison.out_dir / "runs" / slug(variant) / f"{c_name}__{s_name}" / f"ratio_{ratio:g}"
-                    cells.append(Cell(variant, c_name, s_name, float(ratio), run, record, folder))
+                    folder = runs_dir / key / f"{c_name}__{s_name}" / f"ratio_{ratio:g}"
+                    cells.append(Cell(variant, c_name, s_name, float(ratio), run, record, folder, key))
     return cells
 
 
@@ -173,7 +197,7 @@ def _wandb(cell: Cell, out_dir: Path) -> dict | None:
     if opts.pop("name", None) != "wandb":
         return None
     opts["group"] = opts.get("group") or out_dir.name
-    opts["name"] = f"{slug(cell.variant)}/{cell.content}__{cell.style}/ratio_{cell.ratio:g}"
+    opts["name"] = f"{cell.key}/{cell.content}__{cell.style}/ratio_{cell.ratio:g}"
     opts["tags"] = list(opts.get("tags") or []) + ["nstjax-compare"]
     return opts
 
@@ -227,10 +251,11 @@ def run_missing(
     return counts
 
 
-def rows(cells: Sequence[Cell]) -> list[dict]:
+def rows(cells: Sequence[Cell], out_dir: Path) -> list[dict]:
     """One row per run for ``nstjax.stats.summary.summarize``: the pair, variant, ratio and the yardstick from
-    its summary.json (None where the run did not finish)."""
+    its summary.json (None where the run did not finish), and its directory relative to ``out_dir``."""
     import json
+    import os
 
     out = []
     for cell in cells:
@@ -248,6 +273,7 @@ def rows(cells: Sequence[Cell]) -> list[dict]:
                 "ratio": cell.ratio,
                 **{k: metrics.get(k) for k in ("content_distance", "style_gram", "style_swd", "colour")},
                 "steps": summary.get("steps") if done else None,
+                "dir": os.path.relpath(cell.dir, out_dir),
             }
         )
     return out
@@ -300,7 +326,7 @@ def compare(
     t0 = time.perf_counter()
     counts = run_missing(cells, comparison.out_dir, comparison.max_batch, log)
     seconds = time.perf_counter() - t0
-    table = rows(cells)
+    table = rows(cells, comparison.out_dir)
     summary = summarize(table, comparison.variants[0], comparison.metrics, seed=comparison.seed)
     paths = write_outputs(comparison, table, summary)
     opts = _wandb(cells[0], comparison.out_dir)

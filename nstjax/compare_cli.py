@@ -1,0 +1,191 @@
+"""`nstjax-compare`: variants compared over a benchmark of pairs (``nstjax.run.compare``), keys as ``nstjax``'s."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from nstjax.cli import USER_ERRORS, _split_top, check_overrides, input_errors, quote_path_overrides
+from nstjax.run.compare import Comparison, benchmark
+from nstjax.run.config import ConfigError
+
+# The comparison's own keys; every other key is a run key applied to all runs.
+KEYS = {
+    "variants": 'list of run overrides, each a space-separated string; "" = the defaults; the first is the baseline',
+    "ratios": "every pair and variant's ratio sweep, e.g. [1e-4,1e-3,1e-2,1e-1] (log-spaced, wide enough to overlap)",
+    "contents": "content images (paths, or skimage:NAME); every content is paired with every style",
+    "styles": "style images",
+    "benchmark": "instead of contents/styles: configs/benchmark/NAME.yaml (paintings: 20 pairs; small: 2 × 2)",
+    "out_dir": "where the runs and the outputs go (default outputs/compare); finished runs there are reused",
+    "runs_dir": "where the runs go (default OUT_DIR/runs); comparisons that share one share their runs",
+    "max_batch": "runs per batch (default 8; 1: one by one)",
+    "stats_seed": "seed of the bootstrap and the permutations (default 0)",
+}
+
+HELP = (
+    """nstjax-compare: variants of nstjax compared over (content, style) pairs, at matched content.
+
+Every variant runs a ratio sweep on every pair; each (pair, variant) is a trade-off frontier (yardstick content
+distance against style distance), and each variant's style distance minus the baseline's at matched content is
+averaged over pairs with a 95% two-way bootstrap interval, a sign-flip p-value and Holm's correction.
+Writes OUT_DIR/compare.json, compare.md, frontiers.png and forest.png; the runs go to OUT_DIR/runs.
+
+Usage: nstjax-compare variants=[...] ratios=[...] (benchmark=NAME | contents=[...] styles=[...]) [key=value ...]
+
+Example
+  nstjax-compare 'variants=[pooling=max,pooling=avg,"pooling=l2 style_loss=w2"]' ratios=[1e-4,1e-3,1e-2,1e-1] \\
+      benchmark=paintings image_size=128 steps=100 out_dir=outputs/poolings
+
+Keys of the comparison
+"""
+    + "".join(f"  {k:<11} {v}\n" for k, v in KEYS.items())
+    + """
+Every other key (image_size, steps, init, seed, pooling, logger=wandb, ...) applies to all runs: see nstjax --help.
+"""
+)
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1].replace("\\" + text[0], text[0])
+    return text
+
+
+def _parse(key: str, value: str) -> Any:
+    """A compare key's value in Hydra's syntax (``[a,b]``, numbers, quoted strings)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    if key == "variants" and value.strip().startswith("[") and value.strip().endswith("]"):
+        # Variants hold '=' (and spaces, brackets): split at the list's own commas, so they need no quotes.
+        inner = value.strip()[1:-1]
+        return [_unquote(v) for v in _split_top(inner)] if inner.strip() else []
+    try:
+        return OverridesParser.create().parse_overrides([f"{key}={value}"])[0].value()
+    except HydraException as exc:
+        raise ConfigError(f"cannot read {key}={value} ({str(exc).splitlines()[0]})") from None
+
+
+def _list(key: str, value: Any, kind: type = str) -> list:
+    values = value if isinstance(value, list) else [value]
+    out: list[Any] = []
+    for v in values:
+        if kind is float:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ConfigError(f"{key} must be a list of numbers, got {value!r}")
+            out.append(float(v))
+        else:
+            out.append("" if v is None else str(v))
+    return out
+
+
+def build(
+    variants: Sequence[str] | None,
+    ratios: Sequence[float] | None,
+    contents: Sequence[str] | None = None,
+    styles: Sequence[str] | None = None,
+    benchmark_name: str | None = None,
+    out_dir: str | Path = "outputs/compare",
+    max_batch: int = 8,
+    stats_seed: int = 0,
+    overrides: Sequence[str] = (),
+    runs_dir: str | Path | None = None,
+) -> Comparison:
+    """A Comparison from the keys, checked (the run overrides' keys too): ConfigError with one line."""
+    if not variants:
+        raise ConfigError("variants is required: e.g. variants=[pooling=max,pooling=avg] (the first is the baseline)")
+    if not ratios:
+        raise ConfigError("ratios is required: e.g. ratios=[1e-4,1e-3,1e-2,1e-1]")
+    if benchmark_name is not None:
+        if contents or styles:
+            raise ConfigError("give either benchmark= or contents= and styles=, not both")
+        contents, styles = benchmark(str(benchmark_name))
+    if not contents or not styles:
+        raise ConfigError("give the pairs: contents=[...] styles=[...] (every combination) or benchmark=NAME")
+    for key, value in (("max_batch", max_batch), ("stats_seed", stats_seed)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < (1 if key == "max_batch" else 0):
+            raise ConfigError(f"{key} must be an integer >= {1 if key == 'max_batch' else 0}, got {value!r}")
+    try:
+        check_overrides(list(overrides))
+    except ConfigError as exc:
+        if "unknown key" not in str(exc):
+            raise
+        raise ConfigError(f"{exc}; and the comparison's: {', '.join(KEYS)}") from None
+    return Comparison(
+        tuple(variants),
+        tuple(float(r) for r in ratios),
+        tuple(str(c) for c in contents),
+        tuple(str(s) for s in styles),
+        Path(str(out_dir)),
+        tuple(overrides),
+        max_batch,
+        None if runs_dir is None else Path(str(runs_dir)),
+        stats_seed,
+    )
+
+
+def from_args(argv: Sequence[str]) -> Comparison:
+    """The command line's keys: the comparison's own (``KEYS``), the rest run overrides."""
+    keys: dict[str, Any] = {}
+    rest = []
+    for arg in quote_path_overrides(list(argv)):
+        key, eq, value = arg.partition("=")
+        if not eq or key not in KEYS:
+            rest.append(arg)
+            continue
+        parsed = _parse(key, value)
+        if key in ("variants", "contents", "styles"):
+            parsed = _list(key, parsed)
+        elif key == "ratios":
+            parsed = _list(key, parsed, float)
+        keys[key] = parsed
+    for arg in rest:
+        if "=" not in arg or arg.startswith("-"):
+            raise ConfigError(f"expected key=value, got {arg!r} (nstjax-compare --help)")
+    return build(
+        keys.get("variants"),
+        keys.get("ratios"),
+        keys.get("contents"),
+        keys.get("styles"),
+        keys.get("benchmark"),
+        keys.get("out_dir", "outputs/compare"),
+        keys.get("max_batch", 8),
+        keys.get("stats_seed", 0),
+        rest,
+        keys.get("runs_dir"),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Plans the whole comparison first (bad keys and images fail with one ``error:`` line, nothing run), then runs."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if {"--help", "-h"} & set(args):
+        print(HELP, end="")
+        return 0
+    from nstjax.run.compare import compare, plan
+
+    try:
+        with input_errors():
+            comparison = from_args(args)
+            cells = plan(comparison)
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from nstjax.objective.compiled import enable_compilation_cache
+
+    enable_compilation_cache()
+    try:
+        result = compare(comparison, cells=cells)
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for path in result["paths"].values():
+        print(path)
+    return 1 if result["failed"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

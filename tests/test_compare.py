@@ -1,0 +1,161 @@
+"""nstjax-compare end to end: a tiny comparison (2 pairs × 2 variants × 3 ratios, 64 px, 4 steps) writes its four
+outputs with numbers that follow from its runs; a second invocation reuses every run and reproduces compare.json
+byte for byte; a bad key or image fails with one line before any work."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import nstjax
+from nstjax import compare_cli
+from nstjax.run.compare import benchmark, labels
+
+VARIANTS = ["pooling=max", "pooling=avg"]
+RATIOS = [1e-3, 1e-2, 1e-1]
+CONTENTS = ["skimage:astronaut"]
+STYLES = ["skimage:coffee", "skimage:chelsea"]
+RUN_KEYS = ["image_size=64", "steps=4"]
+ARGS = [
+    "variants=[pooling=max,pooling=avg]",
+    "ratios=[1e-3,1e-2,1e-1]",
+    "contents=[skimage:astronaut]",
+    "styles=[skimage:coffee,skimage:chelsea]",
+    *RUN_KEYS,
+]
+
+
+def test_tiny_comparison_writes_its_outputs_and_a_rerun_reuses_every_run(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    assert compare_cli.main([*ARGS, f"out_dir={out}"]) == 0
+    assert "12 runs executed, 0 reused, 0 failed" in capsys.readouterr().err
+    first = (out / "compare.json").read_bytes()
+    result = json.loads(first)
+
+    assert result["baseline"] == "pooling=max" and result["pairs"] == 2
+    assert result["contents"] == ["astronaut"] and result["styles"] == ["coffee", "chelsea"]
+    runs = result["runs"]
+    assert len(runs) == 12
+    for run in runs:
+        assert all(math.isfinite(run[k]) and run[k] > 0 for k in ("content_distance", "style_gram", "style_swd"))
+        # A variant's runs are named by what it changes: pooling=avg is the defaults.
+        folder = {"pooling=max": "pooling=max", "pooling=avg": "defaults"}[run["variant"]]
+        assert run["dir"] == f"runs/{folder}/astronaut__{run['style']}/ratio_{run['ratio']:g}"
+        summary = json.loads((out / run["dir"] / "summary.json").read_text())
+        assert summary["metrics"]["style_gram"] == run["style_gram"]
+        assert summary["batch_size"] == 3  # a pair and variant's ratio sweep, batched
+    frontier = {}
+    for run in runs:
+        frontier.setdefault((run["variant"], run["style"]), {})[run["ratio"]] = run
+    for sweep in frontier.values():  # more content weight keeps more content, on every frontier
+        assert sweep[1e-1]["content_distance"] < sweep[1e-2]["content_distance"] < sweep[1e-3]["content_distance"]
+
+    assert [(c["variant"], c["metric"]) for c in result["comparisons"]] == [
+        ("pooling=avg", "style_gram"),
+        ("pooling=avg", "style_swd"),
+    ]
+    for c in result["comparisons"]:
+        assert c["pairs_compared"] + c["pairs_without_overlap"] == 2
+        if c["pairs_compared"]:
+            lo, hi = c["ci95"]
+            assert math.isfinite(c["delta"]) and lo <= c["delta"] <= hi and 0 < c["p"] <= 1
+        # The equal-ratio difference, recomputed from the runs: mean over pairs of the mean gap over ratios.
+        gaps = [
+            np.mean(
+                [
+                    frontier[("pooling=avg", s)][r][c["metric"]] - frontier[("pooling=max", s)][r][c["metric"]]
+                    for r in RATIOS
+                ]
+            )
+            for s in ("coffee", "chelsea")
+        ]
+        assert c["delta_equal_ratio"] == pytest.approx(np.mean(gaps), rel=1e-9)
+
+    md = (out / "compare.md").read_text()
+    assert "## style_gram" in md and "## style_swd" in md and "| 1 | `pooling=avg` |" in md
+    for name in ("frontiers.png", "forest.png"):
+        image = np.asarray(Image.open(out / name).convert("L"), float)
+        assert image.shape[0] > 100 and image.shape[1] > 300 and image.std() > 5  # drawn, not blank
+
+    # The same comparison through the Python API: every run reused, compare.json the same bytes.
+    again = nstjax.compare(VARIANTS, RATIOS, CONTENTS, STYLES, out_dir=out, image_size=64, steps=4)
+    assert (again["executed"], again["reused"], again["failed"]) == (0, 12, 0)
+    assert (out / "compare.json").read_bytes() == first
+    # Another comparison sharing the runs: "" is the same configuration as pooling=avg, so nothing runs again.
+    other = nstjax.compare(
+        ["pooling=max", ""],
+        RATIOS,
+        CONTENTS,
+        STYLES,
+        out_dir=tmp_path / "other",
+        runs_dir=out / "runs",
+        image_size=64,
+        steps=4,
+    )
+    assert (other["executed"], other["reused"]) == (0, 12)
+    assert other["summary"]["comparisons"][0]["delta"] == result["comparisons"][0]["delta"]
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (["foo=1"], "error: unknown key 'foo'"),
+        (["contents=[missing.jpg]"], "error: image not found: missing.jpg"),
+        (["variants=[pooling=max]"], "error: variants needs a baseline and at least one variant"),
+        (["variants=[pooling=max,ratio=3]"], "error: variant 'ratio=3' sets ratio"),
+        (["variants=[pooling=avg,'']"], "error: variants 'pooling=avg' and '' are the same configuration"),
+        (["ratios=[1e-3]"], "error: ratios needs two or more distinct positive ratios"),
+        (["benchmark=nope", "contents=[]", "styles=[]"], "error: benchmark must be one of paintings, small"),
+    ],
+)
+def test_a_bad_key_or_image_fails_with_one_line_before_any_work(tmp_path, capsys, bad, message):
+    out = tmp_path / "cmp"
+    args = {a.partition("=")[0]: a for a in ARGS}
+    args.update({a.partition("=")[0]: a for a in bad})
+    assert compare_cli.main([*args.values(), f"out_dir={out}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_benchmarks_name_their_pairs():
+    contents, styles = benchmark("paintings")
+    assert labels(contents) == ["tubingen", "astronaut", "coffee", "chelsea", "rocket"]
+    assert labels(styles) == ["starry_night", "the_scream", "shipwreck", "composition_vii"]
+    assert [len(x) for x in benchmark("small")] == [2, 2]
+    assert labels(["a/photo.jpg", "b/photo.png", "skimage:coffee"]) == ["photo", "photo-2", "coffee"]
+
+
+def test_with_wandb_the_table_and_figures_go_to_one_offline_run(tmp_path):
+    from wandb_file import history
+
+    from nstjax.io.logging import log_comparison
+
+    figure = tmp_path / "forest.png"
+    Image.fromarray(np.full((20, 30, 3), 200, np.uint8)).save(figure)
+    comparison = {
+        "variant": "pooling=avg",
+        "metric": "style_gram",
+        "delta": -0.05,
+        "ci95": [-0.08, -0.02],
+        "p": 0.01,
+        "p_holm": 0.02,
+        "wins": 18,
+        "pairs_compared": 20,
+        "pairs_without_overlap": 0,
+        "delta_matched_style": -0.1,
+        "delta_equal_ratio": 0.2,
+    }
+    summary = {"baseline": "pooling=max", "pairs": 20, "comparisons": [comparison]}
+    log_comparison(tmp_path, {"group": "g", "name": "g/compare"}, summary, {"forest": figure})
+    runs = list(tmp_path.glob("wandb/offline-run-*/run-*.wandb"))
+    assert len(runs) == 1
+    logged = {k.split("/")[0] for row in history(runs[0]) for k in row}
+    assert {"comparison", "forest"} <= logged
+    table = json.loads(next(runs[0].parent.glob("files/media/table/comparison_*.table.json")).read_text())
+    assert table["data"] == [["pooling=avg", "style_gram", -0.05, -0.08, -0.02, 0.01, 0.02, 18, 20, 0, -0.1, 0.2]]
+    assert len(table["columns"]) == 12 and len(list(runs[0].parent.glob("files/media/images/forest_*.png"))) == 1
