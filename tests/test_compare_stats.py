@@ -365,14 +365,13 @@ def test_plots_have_one_panel_per_pair_and_metric(tmp_path):
     w, h = Image.open(path).size
     assert w > h > 0  # 2 rows × 3 columns of panels (6 pairs)
     s = summary.summarize(rows, "max", n_boot=100, n_perm=100)
+    # Filled only where the rule claims a difference (3 styles: never): one marked significant by hand is the one
+    # filled point.
+    assert not any(c["significant"] for c in s["comparisons"])
+    s["comparisons"][0]["significant"] = True
     fig = compare_plots.forest_figure(s)
     assert len(fig.axes) == 2  # one per metric
     assert all(len(ax.get_yticks()) == 2 for ax in fig.axes)  # the two variants besides the baseline
-    # Filled only where the rule claims a difference (3 styles: never), not where the per-pair p alone is small.
     faces = [line.get_markerfacecolor() for ax in fig.axes for line in ax.lines if line.get_marker() == "o"]
-    assert faces == ["white"] * 4 and not any(c["significant"] for c in s["comparisons"])
-    s["comparisons"][0]["significant"] = True
-    faces = [line.get_markerfacecolor() for ax in compare_plots.forest_figure(s).axes for line in ax.lines
-             if line.get_marker() == "o"]
-    assert faces.count("white") == 3
+    assert faces.count("white") == 3 and len(faces) == 4
     assert Image.open(compare_plots.forest_png(s, tmp_path / "forest.png")).size[0] > 0
