@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,11 @@ FILENAME = "checkpoint.npz"
 def save(path: str | Path, state: Any, step: int, terms: dict, elapsed: float) -> None:
     leaves = {f"leaf{i:04d}": np.asarray(leaf) for i, leaf in enumerate(jax.tree.leaves(state))}
     meta = json.dumps({"step": step, "elapsed": elapsed, "terms": {k: float(v) for k, v in terms.items()}})
-    write_atomic(path, lambda f: np.savez(f, meta=np.frombuffer(meta.encode(), np.uint8), **leaves))
+    # numpy's stub lets **kwds also fill savez's allow_pickle: bool, so a dict of arrays does not type-check.
+    write_atomic(path, lambda f: np.savez(f, meta=np.frombuffer(meta.encode(), np.uint8), **leaves))  # type: ignore[arg-type]
 
 
-def _meta(data) -> dict:
+def _meta(data: Mapping[str, np.ndarray]) -> dict:
     return json.loads(bytes(data["meta"]).decode())
 
 
@@ -54,8 +56,8 @@ def load(path: str | Path, template: Any) -> tuple[Any, int, dict, float]:
         saved = [data[f"leaf{i:04d}"] for i in range(len([k for k in data.files if k.startswith("leaf")]))]
     # Leading axes may differ (L-BFGS's history buffers grow during a run); every other axis must match.
     if len(saved) != len(leaves) or any(np.shape(a)[1:] != np.shape(b)[1:] or np.ndim(a) != np.ndim(b)
-                                         for a, b in zip(saved, leaves)):
+                                         for a, b in zip(saved, leaves, strict=True)):
         raise CheckpointError(f"checkpoint {path} does not match this run (another optimizer, image size or history?)")
-    restored = [jnp.asarray(s, dtype=jnp.asarray(t).dtype) for s, t in zip(saved, leaves)]
+    restored = [jnp.asarray(s, dtype=jnp.asarray(t).dtype) for s, t in zip(saved, leaves, strict=True)]
     terms = {k: jnp.float32(v) for k, v in meta["terms"].items()}
     return jax.tree.unflatten(treedef, restored), int(meta["step"]), terms, float(meta["elapsed"])

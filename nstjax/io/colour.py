@@ -52,7 +52,7 @@ def match_histogram(style: np.ndarray, content: np.ndarray) -> np.ndarray:
     mu_s, mu_c = s.mean(0), c.mean(0)
     cov_s, cov_c = np.cov(s, rowvar=False) + 1e-5 * np.eye(3), np.cov(c, rowvar=False) + 1e-5 * np.eye(3)
 
-    def sqrtm(m, power):
+    def sqrtm(m: np.ndarray, power: float) -> np.ndarray:
         w, v = np.linalg.eigh(m)
         return (v * np.clip(w, 1e-8, None) ** power) @ v.T
 

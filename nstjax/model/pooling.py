@@ -8,7 +8,7 @@ The network's weights were trained with max pooling; the others are applied with
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -59,8 +59,16 @@ def blur_pool(x: jax.Array) -> jax.Array:
     # Separable blur at stride 2, each output centred on an even position, as a strided sum of 3 taps.
     mp = jnp.pad(m, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
     ho, wo = h // 2, w // 2
-    rows = sum(_BLUR[k] * mp[:, k : k + 2 * ho : 2] for k in range(3))
-    return sum(_BLUR[k] * rows[:, :, k : k + 2 * wo : 2] for k in range(3))
+    return _taps(_taps(mp, 1, ho), 2, wo)
+
+
+def _taps(a: jax.Array, axis: int, n: int) -> jax.Array:
+    """[1,2,1]/4 along ``axis`` at stride 2: ``n`` outputs, the k-th centred on position 2k + 1 of ``a``."""
+
+    def tap(k: int) -> jax.Array:
+        return jax.lax.slice_in_dim(a, k, k + 2 * n, 2, axis)
+
+    return _BLUR[0] * tap(0) + _BLUR[1] * tap(1) + _BLUR[2] * tap(2)
 
 
 POOLING: dict[str, Pool] = {"max": max_pool, "avg": avg_pool, "l2": l2_pool, "blur": blur_pool}

@@ -5,7 +5,8 @@ No file I/O here: the weights come in as a params pytree (see ``nstjax.io.weight
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from typing import cast
 
 import flax.linen as nn
 import jax
@@ -89,5 +90,6 @@ def features(params: dict, image: jax.Array, layers: Sequence[str], pooling: str
     """
     batched = image.ndim == 4
     x = preprocess(image if batched else image[None])
-    out = VGG19(tuple(sorted(set(layers), key=ORDER.index)), pooling, winograd_layers).apply({"params": params}, x)
+    net = VGG19(tuple(sorted(set(layers), key=ORDER.index)), pooling, winograd_layers)
+    out = cast(dict[str, jax.Array], net.apply({"params": params}, x))  # apply's type covers mutable collections
     return out if batched else {k: v[0] for k, v in out.items()}

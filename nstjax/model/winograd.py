@@ -13,7 +13,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-
 BT = np.array([
     [4, 0, -5, 0, 1, 0],
     [0, -4, -4, 1, 1, 0],
@@ -47,7 +46,8 @@ def _combine(coefficients: np.ndarray, parts: list[jax.Array]) -> list[jax.Array
     or fractions: elementwise adds that XLA fuses, instead of tiny matmuls with awkward layouts)."""
     out = []
     for row in coefficients:
-        terms = [float(c) * p if c not in (1, -1) else (p if c == 1 else -p) for c, p in zip(row, parts) if c != 0]
+        terms = [float(c) * p if c not in (1, -1) else (p if c == 1 else -p)
+                 for c, p in zip(row, parts, strict=True) if c != 0]
         out.append(sum(terms[1:], terms[0]))
     return out
 
@@ -65,7 +65,8 @@ def transform_kernels(kernel: np.ndarray) -> dict[str, np.ndarray]:
     and transforming them on every evaluation cost as much as the convolution saved.
     """
     rotated = jnp.flip(jnp.asarray(kernel), (0, 1)).transpose(0, 1, 3, 2)
-    return {"winograd": np.asarray(transform_kernel(jnp.asarray(kernel))), "winograd_t": np.asarray(transform_kernel(rotated))}
+    return {"winograd": np.asarray(transform_kernel(jnp.asarray(kernel))),
+            "winograd_t": np.asarray(transform_kernel(rotated))}
 
 
 def _winograd(x: jax.Array, u: jax.Array) -> jax.Array:
@@ -95,11 +96,11 @@ def conv_winograd(x: jax.Array, u: jax.Array, u_t: jax.Array) -> jax.Array:
     return _winograd(x, u)
 
 
-def _fwd(x, u, u_t):
+def _fwd(x: jax.Array, u: jax.Array, u_t: jax.Array) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     return _winograd(x, u), (u, u_t)
 
 
-def _bwd(res, dy):
+def _bwd(res: tuple[jax.Array, jax.Array], dy: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     u, u_t = res
     # d/dx of a SAME 3×3 correlation is the correlation of dy with the kernel rotated 180°, channels swapped.
     return _winograd(dy, u_t), jnp.zeros_like(u), jnp.zeros_like(u_t)
