@@ -12,12 +12,14 @@ cannot grow them.
 from __future__ import annotations
 
 from functools import partial
-from typing import Callable, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import jax
 import jax.numpy as jnp
 
-from nstjax.optim.lbfgs import LbfgsState, _direction
+from nstjax.optim.lbfgs import LbfgsState, Objective, ValueAndGrad, _direction
+
+_P = TypeVar("_P")  # a pytree
 
 C1, C2 = 1e-4, 0.9
 
@@ -30,12 +32,15 @@ class Point(NamedTuple):
     terms: dict
 
 
-def _select(c, a, b):
+def _select(c: jax.Array, a: _P, b: _P) -> _P:
+    """a where c, else b, leaf by leaf."""
     return jax.tree.map(lambda x, y: jnp.where(c, x, y), a, b)
 
 
-def _cubic_min(t1, f1, g1, t2, f2, g2, lo, hi):
-    """``nstjax.optim.lbfgs._cubic_min`` in jnp: the cubic's minimiser through two points, clamped; bisection if none."""
+def _cubic_min(t1: jax.Array, f1: jax.Array, g1: jax.Array, t2: jax.Array, f2: jax.Array, g2: jax.Array,
+               lo: jax.Array, hi: jax.Array) -> jax.Array:
+    """``nstjax.optim.lbfgs._cubic_min`` in jnp: the cubic's minimiser through two points, clamped; bisection
+    if none."""
     d1 = g1 + g2 - 3.0 * (f1 - f2) / jnp.where(t1 == t2, 1.0, t1 - t2)
     disc = d1 * d1 - g1 * g2
     d2 = jnp.sign(t2 - t1) * jnp.sqrt(jnp.maximum(disc, 0.0))
@@ -44,19 +49,20 @@ def _cubic_min(t1, f1, g1, t2, f2, g2, lo, hi):
     return jnp.where(ok, jnp.clip(t, lo, hi), 0.5 * (lo + hi))
 
 
-def line_search(fg: Callable, x: jax.Array, d: jax.Array, start: Point, t0: jax.Array, max_evals: int):
+def line_search(fg: ValueAndGrad, x: jax.Array, d: jax.Array, start: Point, t0: jax.Array,
+                max_evals: int) -> tuple[Point, jax.Array]:
     """Strong-Wolfe search along ``d`` as one ``lax.while_loop``; returns (accepted point, evaluations).
     The accepted point is ``start`` (t = 0) when no decrease was found, as in the host version."""
     BRACKET, ZOOM, DONE = 0, 1, 2
 
-    def probe(t):
+    def probe(t: jax.Array) -> Point:
         f, terms, g = fg(x + t * d)
         return Point(t, f, jnp.vdot(g, d), g, terms)
 
-    def sufficient(p):
+    def sufficient(p: Point) -> jax.Array:
         return jnp.isfinite(p.f) & (p.f <= start.f + C1 * p.t * start.slope)
 
-    def curvature(p):
+    def curvature(p: Point) -> jax.Array:
         return jnp.abs(p.slope) <= -C2 * start.slope
 
     class Carry(NamedTuple):
@@ -72,8 +78,8 @@ def line_search(fg: Callable, x: jax.Array, d: jax.Array, start: Point, t0: jax.
         # The trial step: the bracketing phase's next t, or the zoom's safeguarded interpolation.
         a, b = jnp.minimum(c.lo.t, c.hi.t), jnp.maximum(c.lo.t, c.hi.t)
         width = b - a
-        guess = jnp.where(jnp.isfinite(c.hi.f), _cubic_min(c.lo.t, c.lo.f, c.lo.slope, c.hi.t, c.hi.f, c.hi.slope, a, b),
-                          0.5 * (a + b))
+        cubic = _cubic_min(c.lo.t, c.lo.f, c.lo.slope, c.hi.t, c.hi.f, c.hi.slope, a, b)
+        guess = jnp.where(jnp.isfinite(c.hi.f), cubic, 0.5 * (a + b))
         guess = jnp.clip(guess, a + 0.1 * width, b - 0.1 * width)
         collapsed = (c.phase == ZOOM) & (width <= 1e-12 * jnp.maximum(1.0, b))
         p = probe(jnp.where(c.phase == BRACKET, c.t, guess))
@@ -108,7 +114,7 @@ def line_search(fg: Callable, x: jax.Array, d: jax.Array, start: Point, t0: jax.
     return c.result, c.evals
 
 
-def _push(state: LbfgsState, x, loss, grad, evaluations) -> LbfgsState:
+def _push(state: LbfgsState, x: jax.Array, loss: jax.Array, grad: jax.Array, evaluations: jax.Array) -> LbfgsState:
     s, y = x - state.x, grad - state.grad
     sy = jnp.vdot(s, y, precision=jax.lax.Precision.HIGHEST)
     keep = sy > 1e-10 * jnp.sqrt(jnp.vdot(s, s) * jnp.vdot(y, y))  # as the host: skip non-positive curvature
@@ -118,15 +124,16 @@ def _push(state: LbfgsState, x, loss, grad, evaluations) -> LbfgsState:
         x, loss, grad,
         jnp.where(keep, state.s.at[head].set(s), state.s), jnp.where(keep, state.y.at[head].set(y), state.y),
         jnp.where(keep, state.rho.at[head].set(1.0 / sy), state.rho), jnp.where(keep, (head + 1) % m, head),
-        jnp.where(keep, jnp.minimum(state.count + 1, m), state.count), state.iteration + 1, evaluations)
+        jnp.where(keep, jnp.minimum(state.filled + 1, m), state.filled), state.iteration + 1, evaluations)
 
 
-def step(fg: Callable, state: LbfgsState, terms: dict, lr: float, max_evals: int, tolerance_grad: float):
+def step(fg: ValueAndGrad, state: LbfgsState, terms: dict, lr: float, max_evals: int,
+         tolerance_grad: float) -> tuple[LbfgsState, dict, jax.Array]:
     """One L-BFGS iteration; returns (state, terms, converged). A converged state is returned unchanged."""
     stationary = jnp.max(jnp.abs(state.grad)) <= tolerance_grad
     start = Point(jnp.float32(0.0), state.loss, jnp.float32(0.0), state.grad, terms)
 
-    def attempt(use_history: bool, st: LbfgsState):
+    def attempt(use_history: bool, st: LbfgsState) -> tuple[Point, jax.Array, jax.Array]:
         if use_history:
             d, t = _direction(st), jnp.float32(1.0)
         else:  # steepest descent, the largest pixel moved by lr (see nstjax.optim.lbfgs)
@@ -134,14 +141,15 @@ def step(fg: Callable, state: LbfgsState, terms: dict, lr: float, max_evals: int
         slope = jnp.vdot(st.grad, d)
         skipped = (start._replace(slope=slope), jnp.int32(0))
         # Not a descent direction (a bad curvature pair): no search, as the host version.
-        point, used = jax.lax.cond(slope < 0, lambda: line_search(fg, st.x, d, start._replace(slope=slope), t, max_evals),
+        point, used = jax.lax.cond(slope < 0,
+                                   lambda: line_search(fg, st.x, d, start._replace(slope=slope), t, max_evals),
                                    lambda: skipped)
         return point, used, d
 
     nothing = (start, jnp.int32(0), jnp.zeros_like(state.x))
-    p1, used1, d1 = jax.lax.cond(state.count > 0, lambda: attempt(True, state), lambda: nothing)
+    p1, used1, d1 = jax.lax.cond(state.filled > 0, lambda: attempt(True, state), lambda: nothing)
     retry = p1.t <= 0
-    reset = state._replace(count=jnp.int32(0))  # forget curvature pairs that misled the search
+    reset = state._replace(filled=jnp.int32(0))  # forget curvature pairs that misled the search
     p2, used2, d2 = jax.lax.cond(retry, lambda: attempt(False, reset), lambda: (p1, jnp.int32(0), d1))
     point, d = _select(retry, p2, p1), _select(retry, d2, d1)
     evals = state.evaluations + used1 + used2
@@ -156,14 +164,17 @@ def step(fg: Callable, state: LbfgsState, terms: dict, lr: float, max_evals: int
 
 
 @partial(jax.jit, static_argnames=("fg", "chunk", "lr", "max_evals", "tolerance_grad"))
-def run_chunk(fg: Callable, data, state: LbfgsState, terms: dict, active_steps: jax.Array, chunk: int,
-              lr: float = 1.0, max_evals: int = 25, tolerance_grad: float = 1e-7):
+def run_chunk(fg: Objective, data: Any, state: LbfgsState, terms: dict, active_steps: jax.Array, chunk: int,
+              lr: float = 1.0, max_evals: int = 25,
+              tolerance_grad: float = 1e-7) -> tuple[LbfgsState, dict, tuple[jax.Array, dict, jax.Array, jax.Array]]:
     """Up to ``chunk`` iterations on the device (the first ``active_steps`` of them; the rest repeat the
     state, so one compiled program serves every chunk). ``fg(data, x) -> (loss, terms, grad)``, unjitted.
     Returns the final state and terms, and per step: loss, terms, evaluations and whether it converged."""
-    f = lambda x: fg(data, x)
+    def f(x: jax.Array) -> tuple[jax.Array, dict, jax.Array]:
+        return fg(data, x)
 
-    def body(carry, i):
+    def body(carry: tuple[LbfgsState, dict, jax.Array],
+             i: jax.Array) -> tuple[tuple[LbfgsState, dict, jax.Array], tuple[jax.Array, dict, jax.Array, jax.Array]]:
         st, tm, done = carry
         new, new_terms, conv = step(f, st, tm, lr, max_evals, tolerance_grad)
         live = (i < active_steps) & ~done
@@ -175,7 +186,7 @@ def run_chunk(fg: Callable, data, state: LbfgsState, terms: dict, active_steps: 
     return state, terms, records
 
 
-def init(fg: Callable, data, x: jax.Array, history: int) -> tuple[LbfgsState, dict]:
+def init(fg: Objective, data: Any, x: jax.Array, history: int) -> tuple[LbfgsState, dict]:
     """The first evaluation and full-size buffers."""
     loss, terms, grad = jax.jit(fg)(data, x)
     z = jnp.zeros((history, *x.shape), x.dtype)
@@ -191,8 +202,8 @@ class DeviceLBFGS:
     ``checkpoint_every`` must be multiples of ``chunk``: ``nstjax.run.config`` checks).
     """
 
-    def __init__(self, fg: Callable, data, history: int = 100, max_evals_per_step: int = 25, lr: float = 1.0,
-                 chunk: int = 10, tolerance_grad: float = 1e-7):
+    def __init__(self, fg: Objective, data: Any, history: int = 100, max_evals_per_step: int = 25, lr: float = 1.0,
+                 chunk: int = 10, tolerance_grad: float = 1e-7) -> None:
         self.fg, self.data, self.history, self.chunk = fg, data, history, chunk
         self.kw = dict(lr=lr, max_evals=max_evals_per_step, tolerance_grad=tolerance_grad)
         self.terms: dict = {}

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Any, Callable, NamedTuple, Protocol
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from nstjax.optim.lbfgs import LBFGS
+from nstjax.optim.lbfgs import LBFGS, Objective, ValueAndGrad
+
+# (data, x) -> (total loss, terms): the pure objective, for optimisers that differentiate it themselves.
+Loss = Callable[[Any, jax.Array], tuple[jax.Array, dict]]
 
 PIXEL_RANGE = (0.0, 255.0)
 OPTIMIZERS = ("lbfgs", "jaxopt", "lbfgsb", "optax_lbfgs", "adam")
@@ -39,10 +43,10 @@ class Wrapped(NamedTuple):
 class _Counted:
     """Wraps the jitted loss+gradient for libraries that call it from Python, counting the calls."""
 
-    def __init__(self, fg):
+    def __init__(self, fg: ValueAndGrad) -> None:
         self.fg, self.calls = fg, 0
 
-    def __call__(self, x):
+    def __call__(self, x: jax.Array) -> tuple[tuple[jax.Array, dict], jax.Array]:
         self.calls += 1
         loss, terms, grad = self.fg(x)
         return (loss, terms), grad
@@ -52,7 +56,7 @@ class Jaxopt:
     """jaxopt.LBFGS / LBFGSB (zoom line search) with ``jit=False, unroll=True``, so its loops run in
     Python and each evaluation is one call of our jitted function (the fast path)."""
 
-    def __init__(self, fg, history: int = 100, boxed: bool = False, max_evals_per_step: int = 25):
+    def __init__(self, fg: ValueAndGrad, history: int = 100, boxed: bool = False, max_evals_per_step: int = 25) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # jaxopt is unmaintained and says so
             import jaxopt
@@ -61,16 +65,17 @@ class Jaxopt:
                   maxls=max_evals_per_step, jit=False, unroll=True, maxiter=1 << 30)
         self.boxed = boxed
         self.solver = jaxopt.LBFGSB(**kw) if boxed else jaxopt.LBFGS(linesearch="zoom", **kw)
-        self.terms, self.converged = {}, False
+        self.terms: dict = {}
+        self.converged = False
 
-    def _bounds(self, x):
+    def _bounds(self, x: jax.Array) -> tuple[jax.Array, jax.Array] | None:
         return (jnp.full_like(x, PIXEL_RANGE[0]), jnp.full_like(x, PIXEL_RANGE[1])) if self.boxed else None
 
-    def _wrap(self, x, inner) -> Wrapped:
+    def _wrap(self, x: jax.Array, inner: Any) -> Wrapped:
         self.terms = inner.aux
         return Wrapped(x, inner.value, jnp.int32(self.counted.calls), inner)
 
-    def init(self, x):
+    def init(self, x: jax.Array) -> Wrapped:
         if self.boxed:
             x = jnp.clip(x, *PIXEL_RANGE)
             return self._wrap(x, self.solver.init_state(x, bounds=self._bounds(x)))
@@ -84,18 +89,18 @@ class Jaxopt:
 
 
 @functools.cache
-def _optax_step(loss, name: str, hyper: tuple) -> tuple[optax.GradientTransformation, Callable]:
+def _optax_step(loss: Loss, name: str, hyper: tuple) -> tuple[optax.GradientTransformation, Callable]:
     """One jitted optax step per (objective, optimiser, hyper-parameters): reused across a sweep."""
     kw = dict(hyper)
-    if name == "adam":
-        opt = optax.adam(kw["lr"])
-    else:
-        opt = optax.lbfgs(memory_size=kw["history"])
+    opt = optax.adam(kw["lr"]) if name == "adam" else optax.lbfgs(memory_size=kw["history"])
 
     @jax.jit
-    def step(data, x, opt_state):
+    def step(data: Any, x: jax.Array, opt_state: Any) -> tuple[jax.Array, Any, jax.Array, dict, jax.Array | int]:
         (value, terms), grad = jax.value_and_grad(loss, argnums=1, has_aux=True)(data, x)
-        f = lambda z: loss(data, z)[0]
+
+        def f(z: jax.Array) -> jax.Array:
+            return loss(data, z)[0]
+
         updates, opt_state = opt.update(grad, opt_state, x, value=value, grad=grad, value_fn=f)
         extra = optax.tree_utils.tree_get(opt_state, "num_linesearch_steps", 0) if name != "adam" else 0
         return optax.apply_updates(x, updates), opt_state, value, terms, 1 + extra
@@ -106,12 +111,14 @@ def _optax_step(loss, name: str, hyper: tuple) -> tuple[optax.GradientTransforma
 class Optax:
     """optax's L-BFGS (its zoom line search runs inside the jitted update) or Adam."""
 
-    def __init__(self, loss, data, name: str, history: int = 100, lr: float = 10.0):
+    def __init__(self, loss: Loss, data: Any, name: str, history: int = 100, lr: float = 10.0) -> None:
         hyper = (("lr", lr),) if name == "adam" else (("history", history),)
         self.opt, self._step = _optax_step(loss, name, hyper)
-        self.data, self.terms, self.converged = data, {}, False
+        self.data = data
+        self.terms: dict = {}
+        self.converged = False
 
-    def init(self, x):
+    def init(self, x: jax.Array) -> Wrapped:
         return Wrapped(x, jnp.float32(jnp.inf), jnp.int32(0), self.opt.init(x))
 
     def step(self, state: Wrapped) -> Wrapped:
@@ -120,7 +127,8 @@ class Optax:
         return Wrapped(x, value, state.evaluations + evals, inner)
 
 
-def make_optimizer(cfg: dict, loss, fg_data, data, loop: str = "host", chunk: int = 10) -> Optimizer:
+def make_optimizer(cfg: dict, loss: Loss, fg_data: Objective, data: Any, loop: str = "host",
+                   chunk: int = 10) -> Optimizer:
     """``cfg``: the optimizer config group (``name`` and its hyper-parameters).
     ``loss``: pure (data, x) -> (total, terms); ``fg_data``: jitted (data, x) -> (total, terms, grad).
     ``loop="device"``: nstjax's L-BFGS ``chunk`` steps per jitted call (``nstjax.optim.lbfgs_device``)."""
@@ -144,7 +152,7 @@ def make_optimizer(cfg: dict, loss, fg_data, data, loop: str = "host", chunk: in
     raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
 
 
-def resample(opt: Optimizer, fg_data, data, state: Any) -> Any:
+def resample(opt: Optimizer, fg_data: Objective, data: Any, state: Any) -> Any:
     """Binds new data (a stochastic statistic's fresh directions, ``swd``) before the next step, so the
     step's line search sees one function. L-BFGS re-evaluates its current point under the new data (one
     counted evaluation): its start and its curvature pair then compare values of the same function."""
