@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 
 ENV_CACHE = "NSTJAX_CACHE"
-DEFAULT_XLA_CPU_FLAGS = "--xla_cpu_experimental_ynn_fusion_type="  # measured best on Zen 4 (README)
+DEFAULT_XLA_CPU_FLAGS = "--xla_cpu_experimental_ynn_fusion_type="  # measured best on Zen 4 (docs/performance.md)
 
 
 def cache_dir() -> Path:
@@ -30,8 +30,8 @@ def cpu() -> tuple[str, str]:
     model, flags = platform.processor() or platform.machine(), ""
     try:
         text = Path("/proc/cpuinfo").read_text()
-        model = next((l.split(":", 1)[1].strip() for l in text.splitlines() if l.startswith("model name")), model)
-        flags = next((l for l in text.splitlines() if l.startswith(("flags", "Features"))), "")
+        model = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), model)
+        flags = next((ln for ln in text.splitlines() if ln.startswith(("flags", "Features"))), "")
     except OSError:
         pass
     words = set(flags.split())

@@ -58,7 +58,8 @@ def fetch_normalized(files: weights.CacheFiles | None = None) -> weights.CacheFi
             params = weights.load_params()
             scaled = normalize(params, mean_activations(params, calibration_images()))
             arrays = {f"{k}/{kind}": v[kind] for k, v in scaled.items() for kind in ("kernel", "bias")}
-            weights.write_cache(files, arrays, {"source": "nstjax.objective.normalize", "images": list(IMAGE_SET), "size": SIZE})
+            meta = {"source": "nstjax.objective.normalize", "images": list(IMAGE_SET), "size": SIZE}
+            weights.write_cache(files, arrays, meta)
     return files
 
 
