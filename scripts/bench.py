@@ -23,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 from nstjax.io.images import PAPER_IMAGES as IMAGES  # noqa: E402
+
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
@@ -32,7 +33,7 @@ def forward_gflop(h: int, w: int) -> float:
 
     total, cin = 0, 3
     for b, (cout, count) in enumerate(BLOCKS, 1):
-        for i in range(count if b < 5 else 1):
+        for _ in range(count if b < 5 else 1):
             total += 2 * 9 * h * w * cin * cout
             cin = cout
         h, w = h // 2, w // 2
@@ -84,7 +85,8 @@ def worker_jax(size: int, iterations: int, repeats: int, gpu: bool, target: floa
         if len(trace) == iterations:  # the memory comparison is at equal iterations (L-BFGS history grows)
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     tuned = os.environ.get("NSTJAX_TUNE", "1") != "0"
-    return {"framework": f"nstjax ({'tuned plan' if tuned else 'fixed plan'})", "peak_rss_gb": peak, "device": str(jax.devices()[0].device_kind), "compile_s": compile_s,
+    return {"framework": f"nstjax ({'tuned plan' if tuned else 'fixed plan'})", "peak_rss_gb": peak,
+            "device": str(jax.devices()[0].device_kind), "compile_s": compile_s,
             "eval_s": min(times), "eval_s_median": sorted(times)[len(times) // 2], "trace": trace,
             "winograd_layers": len(compiled.winograd_layers(problem.spec, problem.x0.shape)),
             "jax": jax.__version__}
@@ -96,6 +98,7 @@ def worker_torch(size: int, iterations: int, repeats: int, gpu: bool, target: fl
 
     sys.path.insert(0, str(ROOT / "scripts"))
     import torch_reference as tr
+
     from nstjax.io.weights import load_params
 
     device = "cuda" if gpu else "cpu"
@@ -148,7 +151,8 @@ def spawn(kind: str, size: int, iterations: int, repeats: int, gpu: bool, target
           isa: str = "native") -> dict:
     worker, extra = KINDS[kind]
     cmd = [sys.executable, __file__, "--worker", worker, "--sizes", str(size), "--iterations", str(iterations),
-           "--repeats", str(repeats)] + (["--gpu"] if gpu else []) + ([] if target is None else ["--target", repr(target)])
+           "--repeats", str(repeats)]
+    cmd += (["--gpu"] if gpu else []) + ([] if target is None else ["--target", repr(target)])
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", **extra, **ISA_ENV[isa]}
     if isa == "avx2":  # the emulation flag joins the flags nstjax would set (tuned or default)
         from nstjax.machine import xla_cpu_flags
@@ -175,7 +179,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--gpu", action="store_true")
     parser.add_argument("--out", default="bench")
-    parser.add_argument("--isas", nargs="+", default=None, help="native and/or avx2 (emulated); default: both on AVX-512")
+    parser.add_argument("--isas", nargs="+", default=None,
+                        help="native and/or avx2 (emulated); default: both on AVX-512")
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), help=f"which of {', '.join(KINDS)}")
     parser.add_argument("--worker", choices=["jax", "torch"])
     parser.add_argument("--target", type=float, help="(jax worker) continue until this loss, torch's final one")
@@ -214,7 +219,8 @@ def main() -> None:
                 full = r["trace"]
                 if kind.startswith("jax"):  # the columns below compare equal iterations; the worker may have gone on
                     r["trace"] = full[: args.iterations]
-                rows.append({"size": size, "isa": isa_name, "hw": [h, w], "framework": r["framework"], "device": r["device"],
+                rows.append({"size": size, "isa": isa_name, "hw": [h, w], "framework": r["framework"],
+                             "device": r["device"],
                              "eval_s": r["eval_s"], "gflops": flop / r["eval_s"],
                              "peak_fraction": None if peak is None else flop / r["eval_s"] / peak,
                              "peak_rss_gb": r.get("peak_rss_gb"), "compile_s": r["compile_s"],
@@ -223,8 +229,9 @@ def main() -> None:
                              "evaluations": r["trace"][-1][2],
                              "iterations_to_reference_loss": None if not kind.startswith("jax") else
                              next((i + 1 for i, (_, loss, _) in enumerate(full) if loss <= target), None)})
-            fastest_torch = min((r["eval_s"] for k, r in pair.items() if k.startswith("torch") and "eval_s" in r), default=float("nan"))
-            nstjax = min((r["eval_s"] for k, r in pair.items() if k.startswith("jax") and "eval_s" in r), default=float("nan"))
+            evals = {k: r["eval_s"] for k, r in pair.items() if "eval_s" in r}
+            fastest_torch = min((v for k, v in evals.items() if k.startswith("torch")), default=float("nan"))
+            nstjax = min((v for k, v in evals.items() if k.startswith("jax")), default=float("nan"))
             rows.append({"size": size, "isa": isa_name, "speedup_per_eval": fastest_torch / nstjax})
     machine = f"{model} ({native_isa}), {os.cpu_count()} cores" + (
         f", numpy float32 matmul {peak:.0f} GFLOP/s" if peak else "")
@@ -234,14 +241,16 @@ def main() -> None:
     (out / "bench.json").write_text(json.dumps(report, indent=2))
     md = [f"Machine: {machine}. L-BFGS history 100, {args.iterations} iterations from the content, "
           "tubingen × starry_night, pooling avg, ratio 1e-3.", "",
-          "| size | ISA | framework | s/eval | GFLOP/s | of peak | peak RSS GB | compile s | L-BFGS s | final loss | s to torch's loss |",
+          "| size | ISA | framework | s/eval | GFLOP/s | of peak | peak RSS GB | compile s | L-BFGS s | final loss "
+          "| s to torch's loss |",
           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         if "framework" in r and "error" not in r:
             md.append(f"| {r['size']} | {r['isa']} | {r['framework']} | {r['eval_s']:.3f} | {r['gflops']:.0f} | "
-                      f"{fmt(r['peak_fraction'], '.0%')} | {fmt(r['peak_rss_gb'], '.2f')} | {r['compile_s']:.1f} | {r['seconds_lbfgs']:.2f} | "
-                      f"{r['final_loss']:.4g} | {fmt(r['seconds_to_reference_loss'], '.2f')}"
-                      + (f" ({r['iterations_to_reference_loss']} it.)" if r["iterations_to_reference_loss"] else "") + " |")
+                      f"{fmt(r['peak_fraction'], '.0%')} | {fmt(r['peak_rss_gb'], '.2f')} | {r['compile_s']:.1f} | "
+                      f"{r['seconds_lbfgs']:.2f} | {r['final_loss']:.4g} | {fmt(r['seconds_to_reference_loss'], '.2f')}"
+                      + (f" ({r['iterations_to_reference_loss']} it.)" if r["iterations_to_reference_loss"] else "")
+                      + " |")
         elif "speedup_per_eval" in r:
             md.append(f"| {r['size']} | {r['isa']} | **nstjax's best vs the faster PyTorch, per evaluation** | "
                       f"**{r['speedup_per_eval']:.2f}×** | | | | | | | |")

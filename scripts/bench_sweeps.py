@@ -45,7 +45,7 @@ def bench_batch(params, size: int, n: int, steps: int, tmp: Path) -> dict:
     t0 = time.perf_counter()
     together = batch.stylize_batch(runs, params, [tmp / f"bat{i}" for i in range(n)])
     bat_s = time.perf_counter() - t0
-    rel = max(abs(b["loss"]["total"] / s["loss"]["total"] - 1) for b, s in zip(together, one))
+    rel = max(abs(b["loss"]["total"] / s["loss"]["total"] - 1) for b, s in zip(together, one, strict=True))
     return {"size": size, "runs": n, "steps": steps, "sequential_s": seq_s, "batched_s": bat_s,
             "speedup": seq_s / bat_s, "batched_compile_s": warm[0]["seconds_compile"],
             "evaluations_sequential": sum(s["evaluations"] for s in one),
@@ -61,7 +61,8 @@ def bench_scales(params, scales: list[int], steps: int, init: str, tmp: Path) ->
     earlier = sum(s["seconds_optimize"] for s in summary["scales"][:-1])
     rows = [json.loads(line) for line in (tmp / "scales" / "metrics.jsonl").read_text().splitlines()]
     reached = next((r for r in rows if r["total"] <= target), None)
-    return {"scales": scales, "steps_per_scale": steps, "init": init, "single_s": single["seconds_optimize"], "single_loss": target,
+    return {"scales": scales, "steps_per_scale": steps, "init": init, "single_s": single["seconds_optimize"],
+            "single_loss": target,
             "coarse_stages_s": earlier, "fine_loss": summary["loss"]["total"],
             "time_to_single_loss_s": None if reached is None else earlier + reached["seconds"],
             "fine_steps_to_single_loss": None if reached is None else reached["step"]}
@@ -94,7 +95,8 @@ def main() -> None:
     for s in scales:
         t = s["time_to_single_loss_s"]
         md.append(f"Coarse-to-fine {s['scales']} from {s['init']}, {s['steps_per_scale']} steps per scale: the "
-                  f"single-scale run ({s['steps_per_scale']} steps at {s['scales'][-1]} px) ends at {s['single_loss']:.4g} "
+                  f"single-scale run ({s['steps_per_scale']} steps at {s['scales'][-1]} px) ends at "
+                  f"{s['single_loss']:.4g} "
                   f"after {s['single_s']:.1f} s; coarse-to-fine reaches it after "
                   + (f"**{t:.1f} s** ({s['coarse_stages_s']:.1f} s of coarse stages + {s['fine_steps_to_single_loss']} "
                      "fine steps)" if t is not None

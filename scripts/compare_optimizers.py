@@ -13,14 +13,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import jax  # noqa: E402
 
+from nstjax.io.images import PAPER_IMAGES as IMAGES  # noqa: E402
 from nstjax.objective import compiled  # noqa: E402
 from nstjax.objective.normalize import params_for  # noqa: E402
 from nstjax.optim.optimize import OPTIMIZERS, make_optimizer  # noqa: E402
 from nstjax.run import config
 from nstjax.run.experiments import compose  # noqa: E402
 from nstjax.run.runner import prepare  # noqa: E402
-
-from nstjax.io.images import PAPER_IMAGES as IMAGES  # noqa: E402
 
 
 def main() -> None:

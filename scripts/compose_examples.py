@@ -10,7 +10,7 @@ from PIL import Image  # noqa: E402
 
 out, *cells = sys.argv[1:]
 fig, axes = plt.subplots(1, len(cells), figsize=(3.0 * len(cells), 2.7))
-for ax, cell in zip(axes, cells):
+for ax, cell in zip(axes, cells, strict=True):
     folder, caption = cell.split(":", 1)
     ax.imshow(Image.open(f"{folder}/final.png"))
     ax.set_title(caption, fontsize=8)

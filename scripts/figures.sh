@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates every paper figure into docs/figures (JPEG + JSON), one process per experiment, in the
 # background-friendly order of cost. Usage: scripts/figures.sh [key=value ...]   (e.g. image_size=512 steps=500)
-# Without arguments: 256 px and 300 steps, the CPU settings of README's figures.
+# Without arguments: 256 px and 300 steps, the CPU settings of the gallery's figures (docs/reproducing.md).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check behind README's GPU numbers, run on a lent H100/H200 machine: the benchmark (500 L-BFGS
+# The GPU check behind the GPU numbers in docs/performance.md, run on a lent H100/H200 machine: the benchmark (500 L-BFGS
 # iterations at 512 px, nstjax vs PyTorch on the same GPU) and the paper's figures at full settings.
 # Expects .gpu/ (git-ignored, carried to the machine): hydra-core/omegaconf/antlr4 wheels in .gpu/whl,
 # a weights cache holding conv1_1..conv5_2 (the full file exceeds the 64 MiB transfer) in .gpu/cache,

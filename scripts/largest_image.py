@@ -74,7 +74,8 @@ def main() -> None:
     from nstjax.run import resources
 
     cpu_per_pixel = resources.BYTES_PER_PIXEL + 2 * args.history * 3 * 4
-    rows.append({"devices": "CPU RAM", "memory_gb": 24, "largest_side": largest(resources.FIXED_BYTES, cpu_per_pixel, 24e9)})
+    cpu_side = largest(resources.FIXED_BYTES, cpu_per_pixel, 24e9)
+    rows.append({"devices": "CPU RAM", "memory_gb": 24, "largest_side": cpu_side})
     print(json.dumps({"history": args.history, "rows": rows}, indent=1))
 
 

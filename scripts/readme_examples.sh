@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates docs/style_controls.png, README's style-control examples (about 6 minutes on 2 CPU cores).
+# Regenerates docs/style_controls.png, the style-control examples of docs/getting-started.md (about 6 minutes on
+# a 2-core AMD EPYC Zen 4).
 set -euo pipefail
 I=${NSTJAX_IMAGES:-$(dirname "$0")/../../shared/images}
 OUT=${1:-outputs/readme_examples}

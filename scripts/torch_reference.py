@@ -7,7 +7,7 @@ independently of nstjax's JAX code. torch is a test/benchmark extra, never a dep
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -24,7 +24,8 @@ class TorchVGG19(torch.nn.Module):
         super().__init__()
         self.pooling = pooling
         # HWIO (Keras) -> OIHW (torch)
-        self.w = {k: torch.from_numpy(np.ascontiguousarray(v["kernel"].transpose(3, 2, 0, 1))).to(device) for k, v in params.items()}
+        self.w = {k: torch.from_numpy(np.ascontiguousarray(v["kernel"].transpose(3, 2, 0, 1))).to(device)
+                  for k, v in params.items()}
         self.b = {k: torch.from_numpy(np.asarray(v["bias"])).to(device) for k, v in params.items()}
         self.mean = BGR_MEAN.to(device)
 
@@ -79,7 +80,8 @@ class Objective:
         for k in self.sl:
             n, m = f[k].shape[1], f[k].shape[2] * f[k].shape[3]
             style = style + ((gram(f[k]) - self.a[k]) ** 2).sum() / (4.0 * n**2 * m**2) / len(self.sl)
-        return self.alpha * content + self.beta * style, {"content": float(content.detach()), "style": float(style.detach())}
+        terms = {"content": float(content.detach()), "style": float(style.detach())}
+        return self.alpha * content + self.beta * style, terms
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -87,15 +89,16 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
 
 
 def run_lbfgs(objective: Objective, x0: np.ndarray, steps: int, history: int = 100, device: str = "cpu",
-              trace: bool = False) -> dict:
+              trace: bool = False, max_eval: int | None = None) -> dict:
     """A straightforward torch L-BFGS: strong Wolfe line search, the given history, torch's other defaults.
+    ``max_eval``: evaluations for the whole run (torch's default, 1.25·steps, can end it before ``steps``).
 
     With ``trace``, one ``opt.step`` per iteration (max_iter=1, torch keeps its history across calls),
     recording (seconds, loss, evaluations) after each.
     """
     x = to_tensor(x0).to(device).requires_grad_(True)
     # Traced: max_eval 25 per iteration (untraced, torch's default 1.25·max_iter for the whole run).
-    opt = torch.optim.LBFGS([x], lr=1, max_iter=1 if trace else steps, max_eval=25 if trace else None,
+    opt = torch.optim.LBFGS([x], lr=1, max_iter=1 if trace else steps, max_eval=25 if trace else max_eval,
                             history_size=history, line_search_fn="strong_wolfe")
     evals, points = 0, []
 

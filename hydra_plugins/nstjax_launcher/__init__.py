@@ -5,8 +5,8 @@ happen in batches of jobs that differ only in loss weights, init or seed, each j
 own outputs. Other jobs run one by one, as with the basic launcher.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra.core.config_store import ConfigStore
