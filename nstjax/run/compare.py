@@ -225,6 +225,13 @@ def run_missing(
     for indices in batch.group([c.run for c in todo]):
         for start in range(0, len(indices), max_batch):
             chunk = [todo[i] for i in indices[start : start + max_batch]]
+            # Checked again here: another comparison sharing the runs_dir may have finished them meanwhile.
+            ready = [c for c in chunk if finished_run(c.dir, c.record) is not None]
+            counts["reused"] += len(ready)
+            done += len(ready)
+            chunk = [c for c in chunk if c not in ready]
+            if not chunk:
+                continue
             t0 = time.perf_counter()
             params = params_for(chunk[0].run.weights)
             outcomes: list[Any]
