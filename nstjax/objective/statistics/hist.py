@@ -15,6 +15,7 @@ paper's ratio range stays a sensible start and neither term dwarfs the other (me
 docs/statistics.md).
 
 Departures, each for a reason:
+
 * R is exact sorted matching, not the code's 256-bin histograms (``cpp.matchHistogram``): the same
   remap without the binning error, and a sort costs little next to the network.
 * histogram terms at relu1_1 and relu4_1 (the paper); the co-author's code adds them at all five layers

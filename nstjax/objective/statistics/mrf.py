@@ -13,6 +13,7 @@ Units: the distance is e · E_l / (P · 9C), P the output's patches, e the style
 term, and the paper's ratio range stays a sensible start.
 
 Departures from the authors' code, each for a reason:
+
 * every output patch enters E (the paper's Σ_i); the code keeps output patches at stride 2 only
   (``source_sample_stride``), a saving the paper does not describe.
 * the gradient is E's own (2 Σ over the patches covering a position of (x − target)); the code divides
