@@ -1,9 +1,9 @@
 """Seed article: an all-black style image on a portrait (scikit-image's astronaut): the article saw the
 background turn black while the face stayed."""
 
-from nstjax.run.experiments import Cell, Grid, main
-
 from blank_style import KERAS  # noqa: E402  (the seed article's Keras settings)
+
+from nstjax.run.experiments import Cell, Grid, main
 
 
 def build() -> Grid:

@@ -1,8 +1,8 @@
 """Seed article: a blank (white) image as content, i.e. texture synthesis guided by the style alone."""
 
-from nstjax.run.experiments import Cell, Grid, main
-
 from blank_style import KERAS  # noqa: E402  (the seed article's Keras settings)
+
+from nstjax.run.experiments import Cell, Grid, main
 
 
 def build() -> Grid:

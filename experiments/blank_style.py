@@ -13,7 +13,8 @@ KERAS = {"convention": "keras", "content_layers": "keras", "style_layers": "kera
 def build() -> Grid:
     return Grid(
         "blank_style", "A blank style image: after 1 and 10 outer iterations (seed article)",
-        [Cell("tubingen, blank style", f"{n} outer iteration{'s' if n > 1 else ''}", {"steps": 20 * n}) for n in (1, 10)],
+        [Cell("tubingen, blank style", f"{n} outer iteration{'s' if n > 1 else ''}", {"steps": 20 * n})
+         for n in (1, 10)],
         defaults={"content": "tubingen", "style": "blank", **KERAS},
     )
 

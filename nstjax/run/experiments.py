@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from nstjax.io.atomic import write_atomic, write_json
 from nstjax.io.images import PAPER_IMAGES, save_png
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from omegaconf import DictConfig
 
 PAPER_DEFAULTS = {"image_size": 512, "steps": 500, "progress": False}  # the paper's 512 px
 
@@ -63,14 +68,14 @@ def resolve_image(name: str, images_dir: Path, inputs_dir: Path) -> str:
     return str(path)
 
 
-def as_override(key: str, value) -> str:
+def as_override(key: str, value: Any) -> str:
     """A config value as a command-line override string (``key=value``, lists as ``[a,b]``, None as null)."""
     if isinstance(value, (list, tuple)):
         return f"{key}=[{','.join(str(x) for x in value)}]"
     return f"{key}={'null' if value is None else value}"
 
 
-def compose(overrides: dict, cli: list[str]):
+def compose(overrides: dict, cli: list[str]) -> DictConfig:
     """configs/config.yaml + overrides (dict) + command-line overrides (strings), as the CLI composes."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
@@ -114,18 +119,20 @@ def run_grid(grid: Grid, cli: list[str], out_dir: Path, images_dir: Path) -> dic
         run = validate(cfg)
         from omegaconf import OmegaConf
 
-        record = OmegaConf.to_container(cfg, resolve=True)
-        done = finished_run(cell_dir / f"{i:02d}", record)
-        print(f"[{grid.name}] {i + 1}/{len(grid.cells)}: {cell.row} / {cell.col}{' (done before, reused)' if done else ''}",
-              file=sys.stderr, flush=True)
-        summary = done or stylize(run, params_for(run.weights), cell_dir / f"{i:02d}", record)
-        metrics = [json.loads(line)["total"] for line in (cell_dir / f"{i:02d}" / "metrics.jsonl").read_text().splitlines()]
-        results.append({"row": cell.row, "col": cell.col, "dir": str(cell_dir / f"{i:02d}"), "config": record,
+        record = cast(dict, OmegaConf.to_container(cfg, resolve=True))  # a DictConfig gives a dict
+        run_dir = cell_dir / f"{i:02d}"
+        done = finished_run(run_dir, record)
+        reused = " (done before, reused)" if done else ""
+        print(f"[{grid.name}] {i + 1}/{len(grid.cells)}: {cell.row} / {cell.col}{reused}", file=sys.stderr, flush=True)
+        summary = done or stylize(run, params_for(run.weights), run_dir, record)
+        metrics = [json.loads(line)["total"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        results.append({"row": cell.row, "col": cell.col, "dir": str(run_dir), "config": record,
                         "loss": summary["loss"], "metrics": summary["metrics"], "steps": summary["steps"],
                         "evaluations": summary["evaluations"],
                         "seconds_optimize": summary["seconds_optimize"], "curve": metrics})
     figure = draw(grid, results, out_dir / f"{grid.name}.png")
-    record = {"name": grid.name, "title": grid.title, "cells": [{k: v for k, v in r.items() if k != "curve"} for r in results]}
+    cells = [{k: v for k, v in r.items() if k != "curve"} for r in results]
+    record = {"name": grid.name, "title": grid.title, "cells": cells}
     write_json(out_dir / f"{grid.name}.json", record)
     return {"figure": figure, "json": out_dir / f"{grid.name}.json", "cells": results}
 
@@ -153,7 +160,8 @@ def draw(grid: Grid, results: list[dict], path: Path) -> Path:
         # Titled with the fixed yardstick, comparable across cells (each cell's own loss is not).
         ax.set_title(f"{r['col']}\ncontent {m['content_distance']:.2f} · gram {m['style_gram']:.2f}", fontsize=7)
     for i, row in enumerate(rows):
-        axes[i, 0].text(-0.08, 0.5, row, transform=axes[i, 0].transAxes, rotation=90, va="center", ha="right", fontsize=8)
+        axes[i, 0].text(-0.08, 0.5, row, transform=axes[i, 0].transAxes, rotation=90, va="center", ha="right",
+                        fontsize=8)
         if grid.metrics:
             _metrics_panel(axes[i, len(cols)], [r for r in results if r["row"] == row])
         if grid.curves:
@@ -173,7 +181,7 @@ def draw(grid: Grid, results: list[dict], path: Path) -> Path:
     return write_atomic(path, lambda f: f.write(buf.getvalue()))
 
 
-def _metrics_panel(ax, cells: list[dict]) -> None:
+def _metrics_panel(ax: Axes, cells: list[dict]) -> None:
     """Grouped bars: each yardstick metric (lower is closer), normalised to the row's largest value."""
     from nstjax.objective.metrics import METRICS
 
@@ -182,7 +190,8 @@ def _metrics_panel(ax, cells: list[dict]) -> None:
     for j, cell in enumerate(cells):
         values = [cell["metrics"][k] for k in METRICS]
         top = [max(c["metrics"][k] for c in cells) or 1.0 for k in METRICS]
-        ax.bar(np.arange(len(METRICS)) + j * width, [v / t for v, t in zip(values, top)], width, label=cell["col"])
+        scaled = [v / t for v, t in zip(values, top, strict=True)]
+        ax.bar(np.arange(len(METRICS)) + j * width, scaled, width, label=cell["col"])
     ax.set_xticks(np.arange(len(METRICS)) + 0.4 - width / 2, ["content", "gram", "swd", "colour"], fontsize=6)
     ax.set_ylabel("metric / row max (lower: closer)", fontsize=6)
     ax.tick_params(labelsize=6)
