@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nstjax.run.config import RunConfig
 
 # From `make bench` peak RSS (first run, compiling): 1.63 GB at 192×256 and 2.01 GB at 384×512 after 10
 # L-BFGS iterations, i.e. ~2.6 kB per pixel on ~1.5 GB fixed, plus L-BFGS's buffers, which grow to
@@ -33,7 +37,8 @@ def estimate_bytes(shape: tuple[int, ...], history: int, batch: int = 1) -> int:
     return FIXED_BYTES + batch * (pixels * BYTES_PER_PIXEL + 2 * history * pixels * 3 * 4)
 
 
-def check_memory(shape: tuple[int, ...], run, batch: int = 1, style_shape: tuple[int, int] | None = None) -> None:
+def check_memory(shape: tuple[int, ...], run: RunConfig, batch: int = 1,
+                 style_shape: tuple[int, int] | None = None) -> None:
     """Raises TooLarge when the run's estimate exceeds ``memory_budget`` (or the memory available now).
     ``style_shape``: the style image's size, whose feature pass for the targets also has to fit."""
     history = int(run.optimizer.get("history", 0)) if run.optimizer.get("name") != "adam" else 2
@@ -44,5 +49,6 @@ def check_memory(shape: tuple[int, ...], run, batch: int = 1, style_shape: tuple
     if need > have:
         raise TooLarge(
             f"a {shape[1]}×{shape[0]} image needs about {need / 2**30:.1f} GiB, {have / 2**30:.1f} GiB available; "
-            f"lower image_size or optimizer.history" + (f", or run fewer than {batch} jobs per batch" if batch > 1 else "")
+            "lower image_size or optimizer.history"
+            + (f", or run fewer than {batch} jobs per batch" if batch > 1 else "")
         )
