@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import netrc
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,7 @@ class RunLogger:
             lines = self.metrics_path.read_text().splitlines() if self.metrics_path.exists() else []
             kept = [ln for ln in lines if ln.strip() and json.loads(ln)["step"] <= resume_step]
             self.metrics_path.write_text("".join(ln + "\n" for ln in kept))
-        self._metrics = open(self.metrics_path, "a", buffering=1)
+        self._metrics = open(self.metrics_path, "a", buffering=1)  # noqa: SIM115  (open for the run; finish() closes it)
         self.run = self._start_wandb(config, wandb) if wandb else None
         self.image_every = int((wandb or {}).get("image_every") or 0)
 
@@ -105,7 +106,8 @@ class RunLogger:
         write_json(self.out_dir / "summary.json", dict(summary))
         if self.run is not None:
             flat = {f"final/{k}": v for k, v in (summary.get("loss") or {}).items()}
-            flat.update({k: summary[k] for k in ("steps", "evaluations", "seconds_compile", "seconds_optimize") if k in summary})
+            timings = ("steps", "evaluations", "seconds_compile", "seconds_optimize")
+            flat.update({k: summary[k] for k in timings if k in summary})
             self.run.summary.update(flat)
             if final_image is not None:
                 import wandb

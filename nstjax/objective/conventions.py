@@ -32,7 +32,8 @@ the mean squared difference of G/M; 1 in the reference code; N_l² M_l² / (36 (
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -19,7 +19,8 @@ import os
 import subprocess
 import sys
 import time
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -97,7 +98,7 @@ def layer_shapes(image_shape: tuple[int, ...]) -> dict[str, tuple[int, int, int,
     return shapes
 
 
-def _shape_key(shape) -> str:
+def _shape_key(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape))
 
 
@@ -176,7 +177,8 @@ print(json.dumps(min(times)))
 
 def xla_seconds(flags: str, size: int, evals: int) -> float:
     """Seconds per evaluation of the objective at ``size`` px in a fresh process started with ``flags``."""
-    env = {**os.environ, "XLA_FLAGS": flags, "NSTJAX_XLA_FLAGS": "0", "NSTJAX_TUNE": "0", "NSTJAX_COMPILATION_CACHE": "0"}
+    env = {**os.environ, "XLA_FLAGS": flags, "NSTJAX_XLA_FLAGS": "0", "NSTJAX_TUNE": "0",
+           "NSTJAX_COMPILATION_CACHE": "0"}
     if not flags:
         env.pop("XLA_FLAGS")
     r = subprocess.run([sys.executable, "-c", _XLA_PROBE, str(size), str(evals)], env=env, capture_output=True,
@@ -193,7 +195,7 @@ def tune_xla(size: int = 256, rounds: int = 2, evals: int = 3, candidates: dict[
     for _ in range(rounds):
         for name, flags in candidates.items():
             times[name] = min(times[name], xla_seconds(flags, size, evals))
-    best = min(times, key=times.get)
+    best = min(times, key=lambda name: times[name])
     result = {"xla_flags": candidates[best], "xla_seconds": times, "xla_size": size}
     _store(lambda entry: entry.update(result))
     return result
