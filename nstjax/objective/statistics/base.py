@@ -29,6 +29,16 @@ class Statistic(NamedTuple):
     # One term over all style layers at once: their H×W×C maps -> one M × D matrix that describe and
     # distance then read (remd: hypercolumns at the key's positions; key None: the style's grid).
     joint: Callable[[Mapping[str, jax.Array], jax.Array | None], jax.Array] | None = None
+    # A summary made of the features' first two moments (gram, mean_std, w2), sums over positions that
+    # ``tile=N`` adds up tile by tile (nstjax.objective.tiled): the summary from the mean (N,) and second
+    # moment (N×N), and ``distance`` as a function of the output's summary: distance(X, t) = compare(describe(X), t).
+    from_moments: Callable[[jax.Array, jax.Array], Stats] | None = None
+    compare: Callable[[Stats, Stats], jax.Array] | None = None
+
+    @property
+    def tileable(self) -> bool:
+        """Whether ``tile=N`` evaluates it exactly: its summary is a function of sums over positions."""
+        return self.from_moments is not None and self.compare is not None
 
 
 def at_layer(stat: Statistic, layer: str) -> Statistic:

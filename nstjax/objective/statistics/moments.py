@@ -23,6 +23,11 @@ def _gram_distance(x: jax.Array, t: Stats, mask: jax.Array | None = None, key=No
     return jnp.mean(jnp.square(second_moment(x, mask) - t["second"]))
 
 
+def _gram_compare(s: Stats, t: Stats) -> jax.Array:
+    """_gram_distance from the output's summary (``tile=N`` sums it over tiles)."""
+    return jnp.mean(jnp.square(s["second"] - t["second"]))
+
+
 # --- mean_std ------------------------------------------------------------------------------------------
 
 def _moments_describe(x: jax.Array) -> Stats:
@@ -38,6 +43,13 @@ def _mean_std_distance(x: jax.Array, t: Stats, mask=None, key=None) -> jax.Array
     batch-norm-statistics kernel of Li et al., "Demystifying Neural Style Transfer" (IJCAI 2017)."""
     mu, sd = jnp.mean(x, axis=0), jnp.std(x, axis=0)
     diff = jnp.mean(jnp.square(mu - t["mean"])) + jnp.mean(jnp.square(sd - _std(t["mean"], t["second_diag"])))
+    return energy(t["second_diag"]) * diff
+
+
+def _mean_std_compare(s: Stats, t: Stats) -> jax.Array:
+    """_mean_std_distance from the output's mean and E[x²] (``tile=N``): σ as the style's, with its 1e-8."""
+    diff = (jnp.mean(jnp.square(s["mean"] - t["mean"]))
+            + jnp.mean(jnp.square(_std(s["mean"], s["second_diag"]) - _std(t["mean"], t["second_diag"]))))
     return energy(t["second_diag"]) * diff
 
 
@@ -59,9 +71,14 @@ def _w2_distance(x: jax.Array, t: Stats, mask=None, key=None) -> jax.Array:
     """e/N · W₂² between Gaussians fitted to the features:
     ‖μ − μ_s‖² + tr(Σ + Σ_s − 2 (Σ_s^½ Σ Σ_s^½)^½) (Dowson & Landau 1982; the loss of crowsonkb's
     style-transfer-pytorch). The trace of the root is Σ √λ over eigenvalues: their gradient is stable."""
-    n = x.shape[1]
-    mu = jnp.mean(x, axis=0)
-    cov = second_moment(x) - jnp.outer(mu, mu)
+    return _w2_compare(_w2_describe(x), t)
+
+
+def _w2_compare(s: Stats, t: Stats) -> jax.Array:
+    """_w2_distance from the output's mean and second moment (``tile=N`` sums them over tiles)."""
+    n = s["mean"].shape[0]
+    mu = s["mean"]
+    cov = s["second"] - jnp.outer(mu, mu)
     cov_s = t["second"] - jnp.outer(t["mean"], t["mean"])
     inner = t["cov_sqrt"] @ cov @ t["cov_sqrt"]
     eig = jnp.linalg.eigvalsh((inner + inner.T) / 2)
@@ -70,6 +87,10 @@ def _w2_distance(x: jax.Array, t: Stats, mask=None, key=None) -> jax.Array:
     return energy(jnp.diagonal(t["second"])) * jnp.maximum(w2, 0.0) / n
 
 
-GRAM = Statistic(_gram_describe, linear_mix, _gram_distance)
-MEAN_STD = Statistic(_moments_describe, linear_mix, _mean_std_distance, masks=False)
-W2 = Statistic(_w2_describe, _w2_mix, _w2_distance, masks=False)
+GRAM = Statistic(_gram_describe, linear_mix, _gram_distance,
+                 from_moments=lambda mean, second: {"second": second}, compare=_gram_compare)
+MEAN_STD = Statistic(_moments_describe, linear_mix, _mean_std_distance, masks=False,
+                     from_moments=lambda mean, second: {"mean": mean, "second_diag": jnp.diagonal(second)},
+                     compare=_mean_std_compare)
+W2 = Statistic(_w2_describe, _w2_mix, _w2_distance, masks=False,
+               from_moments=lambda mean, second: {"mean": mean, "second": second}, compare=_w2_compare)
