@@ -7,8 +7,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from helpers import compose_cfg
+
 from nstjax.objective.statistics import STYLE_LOSSES
 from nstjax.objective.statistics.base import at_layer
 from nstjax.objective.statistics.hist import GRAM_HIST, remap, target_values
@@ -27,7 +27,7 @@ def im2col(f: np.ndarray, stride: int = 1) -> np.ndarray:
     """3×3 patches by explicit loops (row, column, channel order): the brute-force reference."""
     f = np.asarray(f, np.float64)
     h, w = f.shape[0] - 2, f.shape[1] - 2
-    return np.stack([f[i:i + 3, j:j + 3].reshape(-1) for i in range(0, h, stride) for j in range(0, w, stride)])
+    return np.stack([f[i : i + 3, j : j + 3].reshape(-1) for i in range(0, h, stride) for j in range(0, w, stride)])
 
 
 def brute_nearest(x: np.ndarray, style: np.ndarray, stride: int) -> np.ndarray:
@@ -37,6 +37,7 @@ def brute_nearest(x: np.ndarray, style: np.ndarray, stride: int) -> np.ndarray:
 
 
 # --- mrf ---------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("stride", [1, 2])
 def test_mrf_matches_are_the_brute_force_argmax_of_cosine_similarity(stride):
@@ -98,6 +99,7 @@ def test_mrf_style_copies_are_rotated_in_7_5_degree_steps_cropped_to_valid_pixel
 
 # --- hist --------------------------------------------------------------------------------------------
 
+
 def test_hist_remap_puts_the_targets_sorted_values_in_the_samples_rank_order():
     rng = np.random.default_rng(8)
     x = jnp.asarray(rng.normal(size=(50, 3)), jnp.float32)
@@ -126,13 +128,19 @@ def test_hist_is_zero_at_the_style_and_its_gradient_does_not_pass_through_the_re
     want = 2 * e / x.size * (np.asarray(x) - r)  # ∂/∂O of e · mean (O − R)², R a constant
     got = jax.grad(lambda z: GRAM_HIST.distance(z, t) - GRAM.distance(z, t))(x)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-7)
-    assert float(GRAM_HIST.distance(x, t) - GRAM.distance(x, t)) == pytest.approx(e * np.mean((np.asarray(x) - r) ** 2), rel=1e-5)
+    hist_term = float(GRAM_HIST.distance(x, t) - GRAM.distance(x, t))
+    assert hist_term == pytest.approx(e * np.mean((np.asarray(x) - r) ** 2), rel=1e-5)
 
 
 def test_hist_adds_histograms_at_relu1_1_and_relu4_1_only_and_mixes_styles_as_their_union():
     hist = STYLE_LOSSES["hist"]
-    assert [at_layer(hist, n) is GRAM_HIST for n in ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")] == \
-        [True, False, False, True, False]
+    assert [at_layer(hist, n) is GRAM_HIST for n in ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")] == [
+        True,
+        False,
+        False,
+        True,
+        False,
+    ]
     rng = np.random.default_rng(10)
     a, b = (jnp.asarray(np.abs(rng.normal(m, 1.0, size=(40, 3))), jnp.float32) for m in (0.0, 2.0))
     mixed = GRAM_HIST.mix([GRAM_HIST.describe(a), GRAM_HIST.describe(b)], [0.5, 0.5])
@@ -143,6 +151,7 @@ def test_hist_adds_histograms_at_relu1_1_and_relu4_1_only_and_mixes_styles_as_th
 
 # --- configuration -----------------------------------------------------------------------------------
 
+
 def test_config_mrf_defaults_its_papers_layers_and_checks_its_keys(images_dir):
     run = validate(compose_cfg("style_loss=mrf"))
     assert run.spec.style_layers == ("relu3_1", "relu4_1")
@@ -150,9 +159,11 @@ def test_config_mrf_defaults_its_papers_layers_and_checks_its_keys(images_dir):
     assert validate(compose_cfg("style_loss=mrf", "style_layers=[relu4_1]")).spec.style_layers == ("relu4_1",)
     assert dict(validate(compose_cfg("style_loss=mrf", "mrf.stride=1")).spec.style_options)["stride"] == 1
     assert validate(compose_cfg("style_loss=gram", "mrf.stride=1")).spec.style_options == ()
-    for bad, says in [("mrf.stride=0", "mrf.stride must be an integer >= 1"),
-                      ("mrf.rotations=-1", "mrf.rotations must be an integer >= 0"),
-                      ("mrf.scales=1.5", "mrf.scales must be an integer >= 0")]:
+    for bad, says in [
+        ("mrf.stride=0", "mrf.stride must be an integer >= 1"),
+        ("mrf.rotations=-1", "mrf.rotations must be an integer >= 0"),
+        ("mrf.scales=1.5", "mrf.scales must be an integer >= 0"),
+    ]:
         with pytest.raises(ConfigError, match=says):
             validate(compose_cfg("style_loss=mrf", bad))
     style = str(images_dir / "starry_night.jpg")
@@ -161,16 +172,22 @@ def test_config_mrf_defaults_its_papers_layers_and_checks_its_keys(images_dir):
             validate(compose_cfg(f"style_loss={loss}", f"style=[{style},{style}]", f"style_masks=[{style},{style}]"))
     with pytest.raises(ConfigError, match="style_blend weights mean nothing"):
         validate(compose_cfg("style_loss=mrf", f"style=[{style},{style}]", "style_blend=[0.7,0.3]"))
-    assert validate(compose_cfg("style_loss=hist", f"style=[{style},{style}]", "style_blend=[0.7,0.3]")).style_blend == (0.7, 0.3)
+    blended = validate(compose_cfg("style_loss=hist", f"style=[{style},{style}]", "style_blend=[0.7,0.3]"))
+    assert blended.style_blend == (0.7, 0.3)
 
 
 # --- real runs (64 px) -------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def small(images_dir) -> list[str]:
     """tubingen in the style of starry_night at 64 px."""
-    return [f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}", "image_size=64",
-            "progress=false"]
+    return [
+        f"content={images_dir / 'tubingen.jpg'}",
+        f"style={images_dir / 'starry_night.jpg'}",
+        "image_size=64",
+        "progress=false",
+    ]
 
 
 @pytest.mark.parametrize("loss", ["mrf", "hist"])
@@ -190,12 +207,15 @@ def test_batched_sweep_evaluates_each_run_as_alone(params, small, loss):
     from nstjax.run import batch
     from nstjax.run.runner import load_inputs, prepare
 
-    runs = [validate(compose_cfg(*small, f"style_loss={loss}", f"ratio={r}", "init=noise", f"seed={s}"))
-            for r, s in ((1e-3, 0), (1e-2, 1))]
+    runs = [
+        validate(compose_cfg(*small, f"style_loss={loss}", f"ratio={r}", "init=noise", f"seed={s}"))
+        for r, s in ((1e-3, 0), (1e-2, 1))
+    ]
     assert batch.batch_key(runs[0]) is not None and batch.group(runs) == [[0, 1]]
     inputs = load_inputs(runs[0])
     problems = [prepare(r, params, inputs) for r in runs]
-    totals, _, grads = batch.value_and_grad_fn(problems[0].spec)(batch.stack_data(problems), jnp.stack([p.x0 for p in problems]))
+    fg = batch.value_and_grad_fn(problems[0].spec)
+    totals, _, grads = fg(batch.stack_data(problems), jnp.stack([p.x0 for p in problems]))
     for i, p in enumerate(problems):
         total, _, grad = compiled.value_and_grad_fn(p.spec)(p.data, p.x0)
         assert float(totals[i]) == pytest.approx(float(total), rel=1e-4)

@@ -24,7 +24,7 @@ Departures, each for a reason:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -71,12 +71,13 @@ def _mix(stats: Sequence[Stats], blend: Sequence[float]) -> Stats:
         return stats[0]
     total = sum(blend)
     values = jnp.concatenate([s["sorted"] for s in stats], axis=1).T
-    weights = jnp.concatenate([jnp.full((s["sorted"].shape[1],), w / total / s["sorted"].shape[1]) for s, w in zip(stats, blend)])
-    count = sum(s["sorted"].shape[1] for s in stats)
-    return {"second": sum(w * s["second"] for s, w in zip(stats, blend)) / total, "sorted": quantiles(values, weights, count).T}
+    counts = [s["sorted"].shape[1] for s in stats]
+    weights = jnp.concatenate([jnp.full((m,), w / total / m) for m, w in zip(counts, blend, strict=True)])
+    second = sum(w * s["second"] for s, w in zip(stats, blend, strict=True)) / total
+    return {"second": second, "sorted": quantiles(values, weights, sum(counts)).T}
 
 
-def _distance(x: jax.Array, t: Stats, mask=None, key=None) -> jax.Array:
+def _distance(x: jax.Array, t: Stats, mask: jax.Array | None = None, key: jax.Array | None = None) -> jax.Array:
     """gram's mean (S − S_s)² + e · mean (O − R(O))². ‖O − R(O)‖² is computed as ‖sort(O) − quantiles‖²
     (the same sum, position for position), whose gradient is 2 (O − R(O)): R held constant."""
     hist = jnp.mean(jnp.square(_sorted_rows(x) - target_values(t["sorted"], x.shape[0])))

@@ -26,8 +26,8 @@ Departures from the authors' code, each for a reason:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import partial
-from typing import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -46,7 +46,7 @@ EPS = 1e-8  # a style patch of zeros matches nothing better than any other (pyst
 def patches(f: jax.Array) -> jax.Array:
     """The (H−2)×(W−2) 3×3 patches of an H×W×C map, each a 9C vector ordered (row, column, channel)."""
     h, w = f.shape[0] - PATCH + 1, f.shape[1] - PATCH + 1
-    return jnp.concatenate([f[dy:dy + h, dx:dx + w] for dy in range(PATCH) for dx in range(PATCH)], axis=-1)
+    return jnp.concatenate([f[dy : dy + h, dx : dx + w] for dy in range(PATCH) for dx in range(PATCH)], axis=-1)
 
 
 def nearest(f: jax.Array, bank: jax.Array, inv_norm: jax.Array, chunk_bytes: int = CHUNK_BYTES) -> jax.Array:
@@ -72,8 +72,7 @@ def nearest(f: jax.Array, bank: jax.Array, inv_norm: jax.Array, chunk_bytes: int
 
 def _describe(f: jax.Array, stride: int) -> Stats:
     bank = patches(f)[::stride, ::stride].reshape(-1, PATCH * PATCH * f.shape[-1])
-    return {"patches": bank, "inv_norm": 1.0 / (jnp.linalg.norm(bank, axis=1) + EPS),
-            "energy": jnp.mean(jnp.square(f))}
+    return {"patches": bank, "inv_norm": 1.0 / (jnp.linalg.norm(bank, axis=1) + EPS), "energy": jnp.mean(jnp.square(f))}
 
 
 def _mix(stats: Sequence[Stats], blend: Sequence[float]) -> Stats:
@@ -81,20 +80,22 @@ def _mix(stats: Sequence[Stats], blend: Sequence[float]) -> Stats:
     if len(stats) == 1:
         return stats[0]
     total = sum(blend)
-    return {"patches": jnp.concatenate([s["patches"] for s in stats]),
-            "inv_norm": jnp.concatenate([s["inv_norm"] for s in stats]),
-            "energy": sum(w * s["energy"] for s, w in zip(stats, blend)) / total}
+    return {
+        "patches": jnp.concatenate([s["patches"] for s in stats]),
+        "inv_norm": jnp.concatenate([s["inv_norm"] for s in stats]),
+        "energy": sum(w * s["energy"] for s, w in zip(stats, blend, strict=True)) / total,
+    }
 
 
-def _distance(f: jax.Array, t: Stats, mask=None, key=None) -> jax.Array:
+def _distance(f: jax.Array, t: Stats, mask: jax.Array | None = None, key: jax.Array | None = None) -> jax.Array:
     """e · mean over output patches and their 9C entries of (Ψ_i(x) − Ψ_NN(i)(x_s))², NN frozen."""
     nn = nearest(jax.lax.stop_gradient(f), t["patches"], t["inv_norm"])
     h, w, c = nn.shape[0], nn.shape[1], f.shape[-1]
-    total = 0.0
+    total = jnp.float32(0.0)
     # One offset of the 3×3 window at a time: P × C at once instead of the P × 9C matched patches.
     for o, (dy, dx) in enumerate((dy, dx) for dy in range(PATCH) for dx in range(PATCH)):
-        target = t["patches"][:, o * c:(o + 1) * c][nn]
-        total = total + jnp.sum(jnp.square(f[dy:dy + h, dx:dx + w] - target))
+        target = t["patches"][:, o * c : (o + 1) * c][nn]
+        total = total + jnp.sum(jnp.square(f[dy : dy + h, dx : dx + w] - target))
     return t["energy"] * total / (h * w * PATCH * PATCH * c)
 
 
@@ -129,14 +130,14 @@ def copies(style: np.ndarray, rotations: int = 0, scales: int = 0) -> list[np.nd
             turned = np.rint(rotate(style, k * ROTATION_STEP, order=1, preserve_range=True)).astype(np.uint8)
             cw, ch = _inside(w, h, k * ROTATION_STEP)
             top, left = (h - ch) // 2, (w - cw) // 2
-            turned = turned[top:top + ch, left:left + cw]
+            turned = turned[top : top + ch, left : left + cw]
         for j in range(-scales, scales + 1):
             size = (max(1, round(turned.shape[0] * SCALE_STEP**j)), max(1, round(turned.shape[1] * SCALE_STEP**j)))
             out.append(resize(np.ascontiguousarray(turned), size))
     return out
 
 
-def _integer(key: str, value, least: int) -> int:
+def _integer(key: str, value: object, least: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
         raise ValueError(f"mrf.{key} must be an integer >= {least}, got {value!r}")
     return int(value)
@@ -146,11 +147,23 @@ def mrf(stride: int = 2, rotations: int = 0, scales: int = 0) -> Statistic:
     """The MRF statistic with style patches at ``stride`` (2: the authors' code; 1: the paper's every
     patch) and the style's rotated (``rotations`` steps of 7.5° each way) and scaled (``scales`` steps of
     ×1.05 each way) copies. ValueError (one line) on a bad value."""
-    stride, rotations, scales = (_integer("stride", stride, 1), _integer("rotations", rotations, 0),
-                                 _integer("scales", scales, 0))
-    return Statistic(partial(_describe, stride=stride), _mix, _distance, masks=False, spatial=True, layers=LAYERS,
-                     options=mrf, copies=partial(copies, rotations=rotations, scales=scales) if rotations or scales else None,
-                     blend=False)
+    stride, rotations, scales = (
+        _integer("stride", stride, 1),
+        _integer("rotations", rotations, 0),
+        _integer("scales", scales, 0),
+    )
+    copied = partial(copies, rotations=rotations, scales=scales) if rotations or scales else None
+    return Statistic(
+        partial(_describe, stride=stride),
+        _mix,
+        _distance,
+        masks=False,
+        spatial=True,
+        layers=LAYERS,
+        options=mrf,
+        copies=copied,
+        blend=False,
+    )
 
 
 MRF = mrf()
