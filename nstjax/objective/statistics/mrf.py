@@ -117,7 +117,8 @@ def _inside(w: int, h: int, degrees: float) -> tuple[int, int]:
 
 def copies(style: np.ndarray, rotations: int = 0, scales: int = 0) -> list[np.ndarray]:
     """The style image rotated by k·7.5° (k = −rotations … rotations), cropped to its valid centre, and
-    scaled by 1.05^j (j = −scales … scales): (2·rotations + 1)(2·scales + 1) images (the code's order)."""
+    scaled by 1.05^j (j = −scales … scales; the code's steps, where pystiche scales by 1 + 0.05 j):
+    (2·rotations + 1)(2·scales + 1) images, in the code's order."""
     from skimage.transform import rotate
 
     from nstjax.io.images import resize
