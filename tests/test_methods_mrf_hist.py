@@ -97,6 +97,16 @@ def test_mrf_style_copies_are_rotated_in_7_5_degree_steps_cropped_to_valid_pixel
     assert out[1].shape[:2] == (65, 112) and out[7].shape[:2] == (65, 112)
 
 
+def test_mrf_too_small_for_a_patch_is_one_clear_error():
+    from nstjax.io.images import ImageError
+
+    stat = mrf()
+    with pytest.raises(ImageError, match="the style image has none"):
+        stat.distance(relu_map(11, 6, 6), stat.describe(relu_map(12, 2, 5)))
+    with pytest.raises(ImageError, match="the output has 2×4 positions"):
+        stat.distance(relu_map(13, 4, 2), stat.describe(relu_map(14, 6, 6)))
+
+
 # --- hist --------------------------------------------------------------------------------------------
 
 

@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nstjax.io.images import ImageError
 from nstjax.objective.statistics.base import HIGHEST, Statistic, Stats
 
 LAYERS = ("relu3_1", "relu4_1")  # the paper's and the code's (its layers 12 and 21 of VGG19)
@@ -70,8 +71,18 @@ def nearest(f: jax.Array, bank: jax.Array, inv_norm: jax.Array, chunk_bytes: int
     return jax.lax.map(chunk, jnp.arange(count)).reshape(count * rows, w)[:h]
 
 
+def _too_small(what: str) -> ImageError:
+    return ImageError(
+        f"style_loss=mrf needs 3×3 patches, but {what} at one of its layers; "
+        "use a larger image_size (or style_scale) or shallower style_layers"
+    )
+
+
 def _describe(f: jax.Array, stride: int) -> Stats:
-    bank = patches(f)[::stride, ::stride].reshape(-1, PATCH * PATCH * f.shape[-1])
+    if min(f.shape[:2]) < PATCH:  # a style copy too small for a patch adds none (the union may have others)
+        bank = jnp.zeros((0, PATCH * PATCH * f.shape[-1]), f.dtype)
+    else:
+        bank = patches(f)[::stride, ::stride].reshape(-1, PATCH * PATCH * f.shape[-1])
     return {"patches": bank, "inv_norm": 1.0 / (jnp.linalg.norm(bank, axis=1) + EPS), "energy": jnp.mean(jnp.square(f))}
 
 
@@ -89,6 +100,10 @@ def _mix(stats: Sequence[Stats], blend: Sequence[float]) -> Stats:
 
 def _distance(f: jax.Array, t: Stats, mask: jax.Array | None = None, key: jax.Array | None = None) -> jax.Array:
     """e · mean over output patches and their 9C entries of (Ψ_i(x) − Ψ_NN(i)(x_s))², NN frozen."""
+    if t["patches"].shape[0] == 0:
+        raise _too_small("the style image has none")
+    if min(f.shape[:2]) < PATCH:
+        raise _too_small(f"the output has {f.shape[1]}×{f.shape[0]} positions")
     nn = nearest(jax.lax.stop_gradient(f), t["patches"], t["inv_norm"])
     h, w, c = nn.shape[0], nn.shape[1], f.shape[-1]
     total = jnp.float32(0.0)
