@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 import json
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, TypeAlias, cast
 
 import jax.numpy as jnp
 import numpy as np
@@ -22,7 +23,7 @@ from nstjax.model.layers import ORDER, resolve_layers
 from nstjax.model.pooling import POOLING
 from nstjax.objective.compiled import feature_fn
 
-Image = "str | Path | np.ndarray"
+Image: TypeAlias = "str | Path | np.ndarray"
 
 
 @functools.cache
@@ -73,8 +74,11 @@ def stylize(content: Image, style: Image | Sequence[Image], out_dir: str | Path 
     from nstjax.run.runner import run as run_one
 
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
-    path = lambda x: None if isinstance(x, np.ndarray) else str(x)  # arrays are recorded as null
-    given = dict(content=content if isinstance(content, np.ndarray) else str(content),
+
+    def path(x: object) -> str | None:
+        return None if isinstance(x, np.ndarray) else str(x)  # arrays are recorded as null
+
+    given: dict[str, Any] = dict(content=content if isinstance(content, np.ndarray) else str(content),
                  styles=[s if isinstance(s, np.ndarray) else str(s) for s in styles])
     with input_errors():  # every error of the inputs as one line (ValueError), before any work
         strings = [path_override(k, v) if k in PATH_KEYS else as_override(k, v) for k, v in overrides.items()]
@@ -84,7 +88,7 @@ def stylize(content: Image, style: Image | Sequence[Image], out_dir: str | Path 
         cfg = compose({}, base + strings)
         run = validate(cfg)
     inputs = read_inputs(run, **given)
-    record = OmegaConf.to_container(cfg, resolve=True)
+    record = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
     with tempfile.TemporaryDirectory(prefix="nstjax-") as tmp:
         folder = Path(out_dir) if out_dir is not None else Path(tmp)
         summary = run_one(run, params_for(run.weights), folder, record, inputs=None if run.scales else inputs, **given)

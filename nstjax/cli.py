@@ -14,7 +14,7 @@ import shutil
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -202,12 +202,12 @@ def check_overrides(args: list[str]) -> None:
 
 def _block_keys(root: str) -> set[str]:
     """The keys of a block of config.yaml (``mrf: {stride: 2, ...}``); none for a plain key."""
-    block = OmegaConf.load(CONFIG_DIR / "config.yaml").get(root)
-    return set(block.keys()) if isinstance(block, DictConfig) else set()
+    block = cast(DictConfig, OmegaConf.load(CONFIG_DIR / "config.yaml")).get(root)
+    return {str(k) for k in block} if isinstance(block, DictConfig) else set()
 
 
 def _logger_options(cfg: DictConfig) -> dict | None:
-    opts = OmegaConf.to_container(cfg.logger, resolve=True)
+    opts = cast(dict[str, Any], OmegaConf.to_container(cfg.logger, resolve=True))
     if opts.pop("name") != "wandb":
         return None
     hc = HydraConfig.get()
@@ -232,7 +232,7 @@ def run_job(cfg: DictConfig, out_dir: Path, wandb: dict | None = None) -> dict:
         run: RunConfig = validate(cfg)
     inputs = read_inputs(run)  # bad images fail before the weights are touched
     params = params_for(run.weights)
-    record = OmegaConf.to_container(cfg, resolve=True)
+    record = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
     wandb = wandb if wandb is not None else _logger_options(cfg)
     return stylize_run(run, params, out_dir, record, wandb, inputs=inputs)
 
@@ -272,6 +272,7 @@ def _app(cfg: DictConfig) -> None:
     logging.getLogger("jax").setLevel(logging.WARNING)  # Hydra sets INFO; jax then reports absent TPUs
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     device = None if cfg.get("shard") == "spatial" else job_device(_job_number())
+    outcome: dict | Exception
     try:
         with on_device(device):
             outcome = run_job(cfg, out_dir)
@@ -308,22 +309,25 @@ def run_collected(jobs: list[Job], max_batch: int) -> dict[str, dict | None]:
 
     outcomes: dict[str, dict | None] = {}
     valid = [j for j in jobs if isinstance(j.run, RunConfig)]
+    runs = [cast(RunConfig, j.run) for j in valid]  # valid's runs, narrowed for mypy
     for job in jobs:
         if not isinstance(job.run, RunConfig):
             outcomes[str(job.out_dir)] = _report(job.cfg, job.out_dir, job.run)
-    for indices in group([j.run for j in valid]):
+    for indices in group(runs):
         for start in range(0, len(indices), max_batch):
-            chunk = [valid[i] for i in indices[start : start + max_batch]]
+            picked = indices[start : start + max_batch]
+            chunk = [valid[i] for i in picked]
+            results: list[dict[str, Any] | Exception]
             try:
                 if len(chunk) == 1:
                     results = [run_job(chunk[0].cfg, chunk[0].out_dir, chunk[0].wandb)]
                 else:
-                    records = [OmegaConf.to_container(j.cfg, resolve=True) for j in chunk]
-                    results = stylize_batch([j.run for j in chunk], params_for(chunk[0].run.weights),
+                    records = [cast(dict[str, Any], OmegaConf.to_container(j.cfg, resolve=True)) for j in chunk]
+                    results = stylize_batch([runs[i] for i in picked], params_for(runs[picked[0]].weights),
                                             [j.out_dir for j in chunk], records, [j.wandb for j in chunk])
             except USER_ERRORS as exc:  # e.g. an unreadable image: every run of the chunk shares it
                 results = [exc] * len(chunk)
-            for job, outcome in zip(chunk, results):
+            for job, outcome in zip(chunk, results, strict=True):
                 outcomes[str(job.out_dir)] = _report(job.cfg, job.out_dir, outcome)
     return outcomes
 

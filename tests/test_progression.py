@@ -28,5 +28,5 @@ def test_ratio_progression_is_monotonic(tmp_path, images_dir, convention, weight
     terms = [s["loss"] for s in summaries]
     content = [t["content"] for t in terms]
     style = [t["style"] for t in terms]
-    assert all(a > b for a, b in zip(content, content[1:])), content
-    assert all(a < b for a, b in zip(style, style[1:])), style
+    assert all(a > b for a, b in zip(content, content[1:], strict=False)), content
+    assert all(a < b for a, b in zip(style, style[1:], strict=False)), style

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nstjax.model.layers import BLOCKS
 import nstjax
+from nstjax.model.layers import BLOCKS
 
 MEAN_BGR = np.array([103.939, 116.779, 123.68])
 

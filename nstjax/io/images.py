@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from nstjax.io.atomic import write_atomic
@@ -141,7 +142,7 @@ def load_image(path: str | Path, fit: tuple[int, int] | None = None) -> np.ndarr
     return image
 
 
-def as_rgb_array(image, what: str = "image") -> np.ndarray:
+def as_rgb_array(image: npt.ArrayLike, what: str = "image") -> np.ndarray:
     """A uint8 H×W×3 array given in code (the Python API), checked; raises ImageError with one line."""
     a = np.asarray(image)
     if a.ndim == 2:
@@ -153,7 +154,7 @@ def as_rgb_array(image, what: str = "image") -> np.ndarray:
     return a[..., :3]
 
 
-def read(source, fit: tuple[int, int] | None = None, what: str = "image") -> np.ndarray:
+def read(source: str | Path | np.ndarray, fit: tuple[int, int] | None = None, what: str = "image") -> np.ndarray:
     """An image given as a path (read with ``load_image``, honouring ``fit``) or as an array (checked)."""
     return as_rgb_array(source, what) if isinstance(source, np.ndarray) else load_image(source, fit=fit)
 
@@ -184,7 +185,7 @@ def check_size(image: np.ndarray, what: str) -> None:
         raise ImageError(f"{what} is {w}×{h} px; VGG19 needs at least {MIN_SIDE} px on each side")
 
 
-def to_uint8(image) -> np.ndarray:
+def to_uint8(image: npt.ArrayLike) -> np.ndarray:
     return np.clip(np.round(np.asarray(image, dtype=np.float32)), 0, 255).astype(np.uint8)
 
 
@@ -194,7 +195,7 @@ def png_bytes(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def save_png(image, path: str | Path) -> Path:
+def save_png(image: npt.ArrayLike, path: str | Path) -> Path:
     """Writes a float 0..255 or uint8 image as PNG, atomically (temporary file, then rename)."""
     path = Path(path)
     data = png_bytes(np.asarray(image))

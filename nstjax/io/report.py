@@ -14,6 +14,7 @@ import json
 import sys
 import textwrap
 from pathlib import Path
+from typing import cast
 
 from nstjax.io.atomic import write_atomic
 
@@ -45,7 +46,7 @@ def collect(sweep_dir: str | Path) -> list[dict]:
     return rows
 
 
-def _fmt(value) -> str:
+def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return "" if value is None else str(value)
@@ -69,7 +70,7 @@ def labels(rows: list[dict]) -> list[str]:
     """Each job's overrides less those every job shares (the image paths, sizes...): what the sweep varied."""
     split = [r["overrides"].split() for r in rows]
     shared = set.intersection(*(set(o) for o in split)) if len(split) > 1 else set()
-    return [" ".join(o for o in overrides if o not in shared) or r["job"] for r, overrides in zip(rows, split)]
+    return [" ".join(o for o in overrides if o not in shared) or r["job"] for r, overrides in zip(rows, split, strict=True)]
 
 
 def swept(rows: list[dict]) -> dict[str, list[str]]:
@@ -110,7 +111,9 @@ def contact_sheet(rows: list[dict], path: str | Path, columns: int = 4) -> Path 
     keys = swept(shown)
     if len(keys) == 2:
         (row_key, row_values), (col_key, col_values) = keys.items()
-        place = {id(r): (row_values.index(_override(r, row_key)), col_values.index(_override(r, col_key))) for r in shown}
+        # cast: None only for a row without the key, which index() refuses with ValueError, as before.
+        place = {id(r): (row_values.index(cast(str, _override(r, row_key))),
+                         col_values.index(cast(str, _override(r, col_key)))) for r in shown}
         nrows, cols = len(row_values), len(col_values)
     else:
         cols = min(columns, len(shown))
@@ -119,7 +122,7 @@ def contact_sheet(rows: list[dict], path: str | Path, columns: int = 4) -> Path 
     fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 3.5 * nrows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    for r, label in zip(shown, labels(shown)):
+    for r, label in zip(shown, labels(shown), strict=True):
         ax = axes[place[id(r)]]
         ax.imshow(Image.open(r["dir"] / "final.png"))
         ax.set_title(f"{textwrap.fill(label, 45)}\n{_yardstick_title(r)}", fontsize=8)

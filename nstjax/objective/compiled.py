@@ -8,8 +8,9 @@ jobs that differ only in ratio or TV weight reuse one compilation in one process
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -21,7 +22,7 @@ from nstjax.objective import losses
 from nstjax.objective.content import CONTENT_LOSSES
 from nstjax.objective.conventions import CONVENTIONS
 from nstjax.objective.statistics import STYLE_LOSSES
-from nstjax.objective.statistics.base import Statistic, Stats, at_layer, configured, layout
+from nstjax.objective.statistics.base import Statistic, Stats, at_layer, configured
 
 
 def enable_compilation_cache(folder: str | None = None) -> None:
@@ -69,7 +70,7 @@ class Data(NamedTuple):
     params: dict
     targets: Targets
     weights: losses.Weights
-    key: jax.Array = None  # PRNG key data for a stochastic statistic (swd): new each iteration, fixed in a line search
+    key: jax.Array | None = None  # PRNG key data for a stochastic statistic (swd): new each iteration, fixed in a line search
 
 
 def winograd_layers(spec: Spec, image_shape: tuple[int, ...]) -> frozenset[str]:
@@ -141,7 +142,7 @@ def value_and_grad_fn(spec: Spec) -> Callable[[Data, jax.Array], tuple[jax.Array
     vg = jax.value_and_grad(loss_fn(spec), argnums=1, has_aux=True)
 
     @jax.jit
-    def fg(data: Data, image: jax.Array):
+    def fg(data: Data, image: jax.Array) -> tuple[jax.Array, dict[str, jax.Array], jax.Array]:
         (total, terms), grad = vg(data, image)
         return total, terms, grad
 
@@ -163,7 +164,7 @@ def make_targets(params: dict, spec: Spec, content: np.ndarray, styles: list[np.
     lw = style_layer_weights(spec, layer_weights)
     described = [describe_style(params, spec, stat, style) for style in styles]
     if masks is not None:
-        regions = tuple((jnp.float32(w), d, layer_masks_of(m, spec.style_layers)) for w, d, m in zip(blend, described, masks))
+        regions = tuple((jnp.float32(w), d, layer_masks_of(m, spec.style_layers)) for w, d, m in zip(blend, described, masks, strict=True))
         return Targets(dict(content_feats), {}, lw, regions)
     mixed = {name: at_layer(stat, name).mix([d[name] for d in described], blend) for name in described[0]}
     return Targets(dict(content_feats), mixed, lw)

@@ -7,7 +7,8 @@ is the convention's own term; the others are scaled into its units (see ``self_s
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -34,7 +35,7 @@ class ContentLoss(NamedTuple):
 def mse(features: Features, targets: Features, convention: str = "paper", key: jax.Array | None = None) -> jax.Array:
     """Σ over the content layers of the convention's term (paper: ½ Σ (F − P)², Gatys et al. 2016, eq. 1)."""
     term = CONVENTIONS[convention].content
-    return sum(term(features[k], p) for k, p in targets.items())
+    return sum(term(features[k], p) for k, p in targets.items())  # type: ignore[return-value]  # 0 only with no layers
 
 
 def column_normalised(d: jax.Array) -> jax.Array:
@@ -56,7 +57,8 @@ def self_similarity(features: Features, targets: Features, convention: str = "pa
     content loss (Kolkin, Salavon & Shakhnarovich, CVPR 2019; ``dp_loss`` in github.com/nkolkin13/STROTSS).
     It keeps the content's pattern of which positions look alike, not its features' values.
     T(P, 0), the convention's term of the content features against zero (paper ½ Σ P²), carries ℓ_C into
-    the content term's units and its growth with the image's area, so ``ratio`` and ``ratio_size`` keep their meaning."""
+    the content term's units and its growth with the image's area, so ``ratio`` and ``ratio_size`` keep their
+    meaning."""
     # Normalised by n as the code (its mean × n): each normalised column sums to 1. STROTSS's hypercolumn spans all its
     # layers and RGB: here the content layers (set content_layers to the style layers for STROTSS's).
     shape = finest(targets)

@@ -7,14 +7,15 @@ the convention's (``nstjax.objective.conventions``); which statistic the style t
 
 from __future__ import annotations
 
-from typing import Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
 
+from nstjax.objective.content import CONTENT_LOSSES
 from nstjax.objective.conventions import CONVENTIONS
 from nstjax.objective.statistics import STYLE_LOSSES, Stats
-from nstjax.objective.content import CONTENT_LOSSES
 from nstjax.objective.statistics.base import JOINT, Statistic, at_layer, layout
 
 Features = Mapping[str, jax.Array]
@@ -39,7 +40,7 @@ def style_summaries(stat: Statistic, features: Features, layers: tuple[str, ...]
     return {name: at_layer(stat, name).describe(layout(at_layer(stat, name), features[name])) for name in layers}
 
 
-def style_loss(features: Features, targets: Mapping[str, Stats], layer_weights: Mapping[str, float],
+def style_loss(features: Features, targets: Mapping[str, Stats], layer_weights: Mapping[str, float | jax.Array],
                statistic: str = "gram", convention: str = "paper", masks: Features | None = None,
                key: jax.Array | None = None, pixels: int | None = None) -> jax.Array:
     """Σ_l w_l · c · D_l(X_l, style_l): D the statistic's mean squared difference (``nstjax.objective.statistics``),
@@ -51,19 +52,20 @@ def style_loss(features: Features, targets: Mapping[str, Stats], layer_weights: 
     over the mask's area: spatial control, where a region takes the statistics of its own style.
     """
     stat, factor = STYLE_LOSSES[statistic], CONVENTIONS[convention].style_factor
+    px = cast(int, pixels)  # None only for the conventions whose factor ignores it (paper, reference)
     if stat.joint is not None:  # one term over all style layers (remd), weighed as the sum of their terms' weights
         maps = {name: features[name] for name in layer_weights}
-        scale = sum(w * factor(name, maps[name].size // maps[name].shape[-1], pixels) for name, w in layer_weights.items())
+        scale = sum(w * factor(name, maps[name].size // maps[name].shape[-1], px) for name, w in layer_weights.items())
         return scale * stat.distance(stat.joint(maps, key), targets[JOINT], None, key)
-    total = 0.0
+    total: jax.Array | float = 0.0
     for i, (name, target) in enumerate(targets.items()):
         f, at = features[name], at_layer(stat, name)
         x = layout(at, f)  # M × N, or the H×W×C map for a statistic of patches (mrf)
         mask = None if masks is None else masks[name].reshape(-1)
         layer_key = None if key is None else jax.random.fold_in(key, i)
-        scale = factor(name, f.size // f.shape[-1], pixels)
+        scale = factor(name, f.size // f.shape[-1], px)
         total = total + layer_weights[name] * scale * at.distance(x, target, mask, layer_key)
-    return total
+    return total  # type: ignore[return-value]  # a float only with no style layers
 
 
 def tv_loss(image: jax.Array) -> jax.Array:
@@ -85,7 +87,7 @@ class Weights(NamedTuple):
 
 
 def total_loss(features: Features, image: jax.Array, content_targets: Features, style_targets: Mapping[str, Stats],
-               layer_weights: Mapping[str, float], weights: Weights, regions: tuple = (),
+               layer_weights: Mapping[str, float | jax.Array], weights: Weights, regions: tuple = (),
                statistic: str = "gram", convention: str = "paper",
                key: jax.Array | None = None, content: str = "mse") -> tuple[jax.Array, dict[str, jax.Array]]:
     """α·content + β·style + tv·TV, and each term (unweighted) for logging.
@@ -94,8 +96,11 @@ def total_loss(features: Features, image: jax.Array, content_targets: Features, 
     ``key``: random numbers for a stochastic statistic (``swd``) or content loss (``self_similarity``).
     ``content``: a name in ``nstjax.objective.content.CONTENT_LOSSES``.
     """
-    style_of = lambda targets, masks=None: style_loss(features, targets, layer_weights, statistic, convention, masks, key,
-                                                       image.shape[-3] * image.shape[-2])
+
+    def style_of(targets: Mapping[str, Stats], masks: Features | None = None) -> jax.Array:
+        return style_loss(features, targets, layer_weights, statistic, convention, masks, key,
+                          image.shape[-3] * image.shape[-2])
+
     style = sum(w * style_of(t, m) for w, t, m in regions) if regions else style_of(style_targets)
     content_key = None if key is None else jax.random.fold_in(key, CONTENT_STREAM)
     terms = {"content": CONTENT_LOSSES[content].term(features, content_targets, convention, content_key), "style": style,

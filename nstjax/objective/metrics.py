@@ -21,6 +21,7 @@ the style's feature statistics, under one network.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -85,12 +86,16 @@ def score(image: np.ndarray, content: np.ndarray, style: np.ndarray, params: dic
         rel, swd = _layer_scores(fx[name].reshape(-1, n), fs[name].reshape(-1, n))
         grams.append(float(rel))
         swds.append(float(swd))
-    pixels = lambda a: np.asarray(a, np.float64).reshape(-1, 3)
+
+    def pixels(a: np.ndarray) -> np.ndarray:
+        return np.asarray(a, np.float64).reshape(-1, 3)
+
     return {"content_distance": content_distance, "style_gram": float(np.mean(grams)),
             "style_swd": float(np.mean(swds)), "colour": gaussian_w2(pixels(image), pixels(style))}
 
 
-def score_files(image: str | np.ndarray, content: str | np.ndarray, style: str | np.ndarray) -> dict[str, Any]:
+def score_files(image: str | Path | np.ndarray, content: str | Path | np.ndarray,
+                style: str | Path | np.ndarray) -> dict[str, Any]:
     """``score`` of images given as files (any format ``nstjax.io.images`` reads) or uint8 arrays."""
     from nstjax.io import images
 

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -180,10 +181,12 @@ def positions(layer: str, shape: tuple[int, ...]) -> int:
 def _passes(spec: compiled.Spec) -> tuple[Callable, Callable]:
     """The two jitted per-window programs: the window's sums, and the window's gradient added into the image's."""
 
-    def sums(params, content, image, where, size):
+    def sums(params: dict, content: dict[str, jax.Array], image: jax.Array, where: jax.Array,
+             size: tuple[int, int]) -> Sums:
         return _window_sums(spec, params, content, _crop(image, where, size), where)
 
-    def add_gradient(grad, params, content, image, where, cotangent, size):
+    def add_gradient(grad: jax.Array, params: dict, content: dict[str, jax.Array], image: jax.Array,
+                     where: jax.Array, cotangent: Sums, size: tuple[int, int]) -> jax.Array:
         window = _crop(image, where, size)
         _, vjp = jax.vjp(lambda w: _window_sums(spec, params, content, w, where), window)
         (g,) = vjp(cotangent)
@@ -200,10 +203,12 @@ def _objective(spec: compiled.Spec, shape: tuple[int, ...]) -> Callable:
     stat, convention = STYLE_LOSSES[spec.style_loss], CONVENTIONS[spec.convention]
     pixels = shape[0] * shape[1]
 
-    def objective(sums: Sums, targets: compiled.Targets, weights: losses.Weights):
+    def objective(sums: Sums, targets: compiled.Targets,
+                  weights: losses.Weights) -> tuple[jax.Array, dict[str, jax.Array]]:
         style = jnp.float32(0.0)
         for name, target in targets.style.items():
             m, at, s = positions(name, shape), at_layer(stat, name), sums["style"][name]
+            assert at.from_moments is not None and at.compare is not None  # refusal() admits only tileable ones
             summary = at.from_moments(s["sum"] / m, s["outer"] / m)
             style = style + targets.layer_weights[name] * convention.style_factor(name, m, pixels) * at.compare(summary, target)
         terms = {"content": sums["content"], "style": style}
@@ -215,7 +220,7 @@ def _objective(spec: compiled.Spec, shape: tuple[int, ...]) -> Callable:
 _tv = jax.jit(jax.value_and_grad(losses.tv_loss))
 
 
-def _add(a, b):
+def _add(a: Sums | None, b: Sums) -> Sums:
     return b if a is None else jax.tree.map(jnp.add, a, b)
 
 
@@ -246,7 +251,8 @@ def value_and_grad_fn(spec: compiled.Spec, tile: int) -> Callable[[compiled.Data
 
 @functools.cache
 def _content_pass(pooling: str, layers: tuple[str, ...]) -> Callable:
-    def add(acc, params, image, where, size):
+    def add(acc: dict[str, jax.Array], params: dict, image: jax.Array, where: jax.Array,
+            size: tuple[int, int]) -> dict[str, jax.Array]:
         feats = vgg.features(params, _crop(image, where, size), layers, pooling)
         for name in layers:
             f, k = feats[name], level(name)
@@ -260,7 +266,7 @@ def _content_pass(pooling: str, layers: tuple[str, ...]) -> Callable:
 
 @functools.cache
 def _style_pass(pooling: str, layers: tuple[str, ...]) -> Callable:
-    def sums(params, image, where, size):
+    def sums(params: dict, image: jax.Array, where: jax.Array, size: tuple[int, int]) -> Sums:
         return _moment_sums(vgg.features(params, _crop(image, where, size), layers, pooling), layers, where)
 
     return jax.jit(sums, static_argnames="size")
@@ -286,10 +292,12 @@ def style_summaries(params: dict, spec: compiled.Spec, image: np.ndarray, tile: 
     sums = None
     for rows, cols in plan(x.shape, tile, layers, spec.pooling):
         sums = _add(sums, sums_of(params, x, _where(rows, cols), size=(rows.size, cols.size)))
+    assert sums is not None  # plan() gives at least one tile
     out = {}
     for name in layers:
-        m = positions(name, x.shape)
-        out[name] = at_layer(stat, name).from_moments(sums[name]["sum"] / m, sums[name]["outer"] / m)
+        m, at = positions(name, x.shape), at_layer(stat, name)
+        assert at.from_moments is not None  # refusal() admits only tileable statistics
+        out[name] = at.from_moments(sums[name]["sum"] / m, sums[name]["outer"] / m)
     return out
 
 
@@ -311,7 +319,8 @@ def refusal(spec: compiled.Spec) -> str | None:
         return (f"tile=N is exact only for statistics that are sums over positions ({exact}); "
                 f"style_loss={spec.style_loss} does not split into tiles")
     if spec.content_loss != "mse":
-        return f"tile=N needs content_loss=mse (a sum over positions); content_loss={spec.content_loss} compares positions across the image"
+        return (f"tile=N needs content_loss=mse (a sum over positions); content_loss={spec.content_loss} compares "
+                "positions across the image")
     return None
 
 

@@ -13,14 +13,16 @@ On a CPU, ``XLA_FLAGS=--xla_force_host_platform_device_count=4`` makes four devi
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import jax
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 
-def describe(devices) -> list[str]:
+def describe(devices: Iterable[jax.Device]) -> list[str]:
     """What summary.json records: one ``platform:id`` per device used."""
     return [f"{d.platform}:{d.id}" for d in devices]
 

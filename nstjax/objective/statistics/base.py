@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -22,8 +23,8 @@ class Statistic(NamedTuple):
     stochastic: bool = False  # needs fresh random numbers each iteration (``key``)
     spatial: bool = False  # describe and distance take H×W×C maps, not M × N (mrf: 3×3 patches)
     layers: tuple[str, ...] | None = None  # its paper's style layers, used while ``style_layers`` is ``paper``
-    at: Callable[[str], "Statistic"] | None = None  # the statistic at a named layer, where it differs (hist)
-    options: Callable[..., "Statistic"] | None = None  # it, with the keys of its config block (``mrf.stride``)
+    at: Callable[[str], Statistic] | None = None  # the statistic at a named layer, where it differs (hist)
+    options: Callable[..., Statistic] | None = None  # it, with the keys of its config block (``mrf.stride``)
     copies: Callable[[np.ndarray], list[np.ndarray]] | None = None  # style images described together (mrf)
     blend: bool = True  # honours ``style_blend`` weights (mrf matches in the union of the styles' patches)
     # One term over all style layers at once: their H×W×C maps -> one M × D matrix that describe and
@@ -66,7 +67,7 @@ def second_moment(x: jax.Array, weight: jax.Array | None = None) -> jax.Array:
 
 def linear_mix(stats: Sequence[Stats], blend: Sequence[float]) -> Stats:
     """Blends summaries that are expectations (means, second moments): the statistics of the mixture."""
-    return jax.tree.map(lambda *xs: sum(w * x for w, x in zip(blend, xs)), *stats)
+    return jax.tree.map(lambda *xs: sum(w * x for w, x in zip(blend, xs, strict=True)), *stats)
 
 
 def energy(second_diag: jax.Array) -> jax.Array:

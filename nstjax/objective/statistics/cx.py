@@ -7,7 +7,7 @@ ECCV 2018; the authors' code github.com/roimehrez/contextualLoss (``CX/CSFlow.py
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -35,13 +35,13 @@ def _mix(stats: Sequence[Stats], blend: Sequence[float]) -> Stats:
         return stats[0]
     total = sum(blend)
     shares = [w / total for w in blend]
-    weights = [jnp.full((s["features"].shape[0],), p / s["features"].shape[0]) for s, p in zip(stats, shares)]
+    weights = [jnp.full((s["features"].shape[0],), p / s["features"].shape[0]) for s, p in zip(stats, shares, strict=True)]
     return {"features": jnp.concatenate([s["features"] for s in stats]), "weights": jnp.concatenate(weights),
-            "mean": sum(p * s["mean"] for s, p in zip(stats, shares)),
-            "second_diag": sum(p * s["second_diag"] for s, p in zip(stats, shares))}
+            "mean": sum(p * s["mean"] for s, p in zip(stats, shares, strict=True)),
+            "second_diag": sum(p * s["second_diag"] for s, p in zip(stats, shares, strict=True))}
 
 
-def _sample(key: jax.Array | None, x: jax.Array, weights: jax.Array | None = None):
+def _sample(key: jax.Array | None, x: jax.Array, weights: jax.Array | None = None) -> tuple[jax.Array, jax.Array | None]:
     """At most ``MAX_POSITIONS`` rows of ``x``, drawn from ``key``: without replacement, or in proportion
     to ``weights`` (a mixture of styles); the rows and their weights (None: uniform)."""
     if x.shape[0] <= MAX_POSITIONS:
@@ -68,7 +68,7 @@ def contextual_similarity(x: jax.Array, y: jax.Array, mean: jax.Array, weights: 
     return jnp.sum(b * jnp.max(cx, axis=0))
 
 
-def _distance(x: jax.Array, t: Stats, mask=None, key=None) -> jax.Array:
+def _distance(x: jax.Array, t: Stats, mask: jax.Array | None = None, key: jax.Array | None = None) -> jax.Array:
     """SCALE · e² · (−log CX(X, Y)) at one layer (Mechrez et al. 2018): 0 when the output's features
     are the style's, whatever their order. Layers with more than 65² positions: 65² sampled from ``key`` for
     the output and for the style, each iteration."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -10,14 +10,13 @@ import numpy as np
 
 from nstjax.objective.statistics.base import Statistic, Stats, energy, linear_mix, second_moment, sqrtm_psd
 
-
 # --- gram ----------------------------------------------------------------------------------------------
 
 def _gram_describe(x: jax.Array) -> Stats:
     return {"second": second_moment(x)}
 
 
-def _gram_distance(x: jax.Array, t: Stats, mask: jax.Array | None = None, key=None) -> jax.Array:
+def _gram_distance(x: jax.Array, t: Stats, mask: jax.Array | None = None, key: jax.Array | None = None) -> jax.Array:
     """mean_ij (S_ij − S^s_ij)², S = G/M: with the paper's ¼ this is 1/(4N²M²) Σ (G − A)², A rescaled to
     the output's M (Gatys et al. 2016, eq. 4). With a mask, G of the masked features over its area."""
     return jnp.mean(jnp.square(second_moment(x, mask) - t["second"]))
@@ -38,7 +37,7 @@ def _std(mean: jax.Array, second_diag: jax.Array) -> jax.Array:
     return jnp.sqrt(jnp.maximum(second_diag - jnp.square(mean), 0.0) + 1e-8)
 
 
-def _mean_std_distance(x: jax.Array, t: Stats, mask=None, key=None) -> jax.Array:
+def _mean_std_distance(x: jax.Array, t: Stats, mask: jax.Array | None = None, key: jax.Array | None = None) -> jax.Array:
     """e · mean_i [(μ_i − μ^s_i)² + (σ_i − σ^s_i)²]: per-channel mean and standard deviation, the
     batch-norm-statistics kernel of Li et al., "Demystifying Neural Style Transfer" (IJCAI 2017)."""
     mu, sd = jnp.mean(x, axis=0), jnp.std(x, axis=0)
@@ -67,7 +66,7 @@ def _w2_mix(stats: Sequence[Stats], blend: Sequence[float]) -> Stats:
     return {**mixed, "cov_sqrt": jnp.asarray(sqrtm_psd(cov), jnp.float32)}
 
 
-def _w2_distance(x: jax.Array, t: Stats, mask=None, key=None) -> jax.Array:
+def _w2_distance(x: jax.Array, t: Stats, mask: jax.Array | None = None, key: jax.Array | None = None) -> jax.Array:
     """e/N · W₂² between Gaussians fitted to the features:
     ‖μ − μ_s‖² + tr(Σ + Σ_s − 2 (Σ_s^½ Σ Σ_s^½)^½) (Dowson & Landau 1982; the loss of crowsonkb's
     style-transfer-pytorch). The trace of the root is Σ √λ over eigenvalues: their gradient is stable."""

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 
 from nstjax.objective.statistics.base import HIGHEST, Statistic, Stats, energy
-
 
 # --- swd -----------------------------------------------------------------------------------------------
 
@@ -25,7 +24,7 @@ def _swd_mix(stats: Sequence[Stats], blend: Sequence[float]) -> Stats:
     if len(stats) == 1:
         return stats[0]
     total = sum(blend)
-    weights = [s.get("weights", _uniform(s["features"])) * (w / total) for s, w in zip(stats, blend)]
+    weights = [s.get("weights", _uniform(s["features"])) * (w / total) for s, w in zip(stats, blend, strict=True)]
     return {"features": jnp.concatenate([s["features"] for s in stats]), "weights": jnp.concatenate(weights)}
 
 
@@ -62,12 +61,12 @@ def sliced_w2(x: jax.Array, y: jax.Array, y_weights: jax.Array | None, dirs: jax
     return jnp.mean(jnp.square(px - py))
 
 
-def _swd_distance(x: jax.Array, t: Stats, mask=None, key=None) -> jax.Array:
+def _swd_distance(x: jax.Array, t: Stats, mask: jax.Array | None = None, key: jax.Array | None = None) -> jax.Array:
     """e · SW₂²(X, X_s) with N fresh random directions per iteration (Heitz et al., "A Sliced Wasserstein
     Loss for Neural Texture Synthesis", CVPR 2021): matches every marginal along them, not two moments."""
     y, w = t["features"], t.get("weights")
     e = energy(jnp.sum((_uniform(y) if w is None else w)[:, None] * jnp.square(y), axis=0))
-    return e * sliced_w2(x, y, w, directions(key, x.shape[1]))
+    return e * sliced_w2(x, y, w, directions(key, x.shape[1]))  # type: ignore[arg-type]  # stochastic: always keyed
 
 
 SWD = Statistic(_swd_describe, _swd_mix, _swd_distance, masks=False, stochastic=True)
