@@ -56,6 +56,8 @@ def random_positions(key: jax.Array | None, shape: tuple[int, int], count: int) 
 def bilinear(f: jax.Array, positions: jax.Array, shape: tuple[int, int]) -> jax.Array:
     """An H_l×W_l×C map read at ``positions`` given on a finer H×W grid (pixel centres aligned), K × C."""
     (h, w), (hl, wl) = shape, f.shape[:2]
+    if (hl, wl) == (h, w):  # the grid's own layer: positions fall on its pixels (one gather, not four)
+        return f[positions[:, 0].astype(jnp.int32), positions[:, 1].astype(jnp.int32)]
     y = jnp.clip((positions[:, 0] + 0.5) * hl / h - 0.5, 0.0, hl - 1.0)
     x = jnp.clip((positions[:, 1] + 0.5) * wl / w - 0.5, 0.0, wl - 1.0)
     y0, x0 = jnp.floor(y).astype(jnp.int32), jnp.floor(x).astype(jnp.int32)
