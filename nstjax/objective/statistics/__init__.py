@@ -1,4 +1,4 @@
-"""Style statistics, as a family: ``style_loss=gram|mean_std|w2|swd``.
+"""Style statistics, as a family: ``style_loss=gram|mean_std|w2|swd|mrf|hist|remd|cx``.
 
 Each compares the output's features X (M positions × N channels, at one layer) with the style's through
 one statistic and returns a *mean squared difference* of it; the convention (``nstjax.objective.conventions``)
@@ -9,7 +9,8 @@ compiled objective.
 Units: the Gram term is a squared second moment (activation⁴). The other statistics are squared first
 or second-order quantities in activation², so they are multiplied by the style's mean channel energy
 e = mean_i E[x_i²] (activation²): the same units, so that the paper's ratio range stays a sensible
-starting point under every statistic and both weight sets (ImageNet, normalised).
+starting point under every statistic and both weight sets (ImageNet, normalised). The cosine-based ones
+(remd, cx) are unitless: multiplied by SCALE · e², SCALE measured so that they start equal to Gram's.
 """
 
 from __future__ import annotations
