@@ -10,6 +10,7 @@ disturbs less.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import resource
 import statistics
@@ -31,9 +32,10 @@ VARIANTS = {"gram": [], "remd": ["style_loss=remd"], "cx": ["style_loss=cx"],
 
 def cpu_name() -> str:
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
     return platform.processor()
@@ -71,7 +73,7 @@ def main() -> None:
             cpu[name].append(cpu_seconds() - c0)
     base, base_cpu = statistics.median(seconds["gram"]), statistics.median(cpu["gram"])
     print(f"\n{args.size} px, {cpu_name()}, {jax.device_count()} device(s), {args.rounds} alternating rounds, "
-          f"load average {open('/proc/loadavg').read().split()[0]}\n")
+          f"load average {os.getloadavg()[0]:.1f}\n")
     print("| objective | wall s / evaluation (median) | min … max | × gram | CPU s / evaluation (median) | × gram |")
     print("|---|---|---|---|---|---|")
     for name, ts in seconds.items():

@@ -38,7 +38,8 @@ def style_term(params, name: str, c: np.ndarray, s: np.ndarray, x: np.ndarray) -
     spec = config.validate(compose({}, [f"style_loss={name}"])).spec
     t = compiled.make_targets(params, spec, c, [s])
     feats = compiled.feature_fn(spec.pooling, spec.layers)(params, jnp.asarray(x, jnp.float32))
-    return float(losses.style_loss(feats, t.style, t.layer_weights, name, spec.convention, pixels=x.shape[0] * x.shape[1]))
+    pixels = x.shape[0] * x.shape[1]
+    return float(losses.style_loss(feats, t.style, t.layer_weights, name, spec.convention, pixels=pixels))
 
 
 def content_terms(params, c: np.ndarray, x: np.ndarray) -> tuple[float, float]:
@@ -67,7 +68,8 @@ def main() -> None:
             runner.stylize(run, params, out, problem=problem)
         mse, ss = content_terms(params, small_c, np.asarray(problem.result))
         rows.append((style, ratios["remd"], ratios["cx"], mse / ss))
-        print(f"{style}: gram/remd {ratios['remd']:.3g}, gram/cx {ratios['cx']:.3g}, mse/self_similarity {mse / ss:.3g}",
+        print(f"{style}: gram/remd {ratios['remd']:.3g}, gram/cx {ratios['cx']:.3g}, "
+              f"mse/self_similarity {mse / ss:.3g}",
               flush=True)
     for i, what in enumerate(("gram/remd", "gram/cx", "mse/self_similarity"), 1):
         print(f"median {what}: {statistics.median(r[i] for r in rows):.3g}")

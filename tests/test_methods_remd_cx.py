@@ -12,12 +12,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import compose_cfg
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.optimize import linear_sum_assignment
 
-from helpers import compose_cfg
 from nstjax.objective import content, losses
 from nstjax.objective.statistics import STYLE_LOSSES
 from nstjax.objective.statistics.cx import contextual_similarity
@@ -32,7 +32,8 @@ def points(seed: int, m: int = 300, n: int = 8, shift: float = 0.0) -> jax.Array
 
 
 # Each compiled once (op-by-op dispatch would compile every primitive for every new shape).
-distance = {name: jax.jit(lambda x, t, key, name=name: STYLE_LOSSES[name].distance(x, t, None, key)) for name in ("remd", "cx")}
+distance = {name: jax.jit(lambda x, t, key, name=name: STYLE_LOSSES[name].distance(x, t, None, key))
+            for name in ("remd", "cx")}
 describe = {name: jax.jit(STYLE_LOSSES[name].describe) for name in ("remd", "cx")}
 
 
@@ -51,7 +52,8 @@ def test_relaxed_emd_is_zero_for_identical_sets_and_ignores_the_order_of_positio
     perm_x, perm_y = np.random.default_rng(2).permutation(x.shape[0]), np.random.default_rng(3).permutation(y.shape[0])
     assert float(relaxed_emd(cosine_cost(x, x))) == pytest.approx(0.0, abs=1e-6)
     assert float(relaxed_emd(cosine_cost(x, y))) > 1e-3
-    assert float(relaxed_emd(cosine_cost(x[perm_x], y[perm_y]))) == pytest.approx(float(relaxed_emd(cosine_cost(x, y))), rel=1e-6)
+    reordered = float(relaxed_emd(cosine_cost(x[perm_x], y[perm_y])))
+    assert reordered == pytest.approx(float(relaxed_emd(cosine_cost(x, y))), rel=1e-6)
     # The whole term (relaxed EMD + moments): zero at the style's own set, whatever the order.
     assert remd(x, x) == pytest.approx(0.0, abs=1e-5 * remd(x, y))
     assert remd(x[perm_x], y) == pytest.approx(remd(x, y), rel=1e-4)
@@ -112,7 +114,8 @@ def test_self_similarity_is_zero_at_the_content_and_ignores_each_positions_norm(
 
 def test_cx_is_zero_for_identical_sets_and_ignores_the_order_of_positions():
     x, y = points(9), points(10, shift=0.5)
-    perm_x, perm_y = np.random.default_rng(11).permutation(x.shape[0]), np.random.default_rng(12).permutation(y.shape[0])
+    perm_x = np.random.default_rng(11).permutation(x.shape[0])
+    perm_y = np.random.default_rng(12).permutation(y.shape[0])
     assert cx(x, x) == pytest.approx(0.0, abs=1e-4)
     assert cx(x, y) > 0.1
     assert cx(x[perm_x], y[perm_y]) == pytest.approx(cx(x, y), rel=1e-5)
@@ -151,7 +154,8 @@ def test_remd_through_the_objective_is_the_joint_term_of_all_style_layers():
     # 256 positions, all read: at the style's own features the two sets are equal.
     assert float(term_of(feats)) == pytest.approx(0.0, abs=1e-5 * term)
     # Paper convention: Σ_l w_l · ¼ = ¼ of SCALE · e² · (ℓ_r + ℓ_m), one term for both layers.
-    assert term == pytest.approx(0.25 * float(distance["remd"](columns(other, KEY), targets["all_style_layers"], KEY)), rel=1e-5)
+    joint = float(distance["remd"](columns(other, KEY), targets["all_style_layers"], KEY))
+    assert term == pytest.approx(0.25 * joint, rel=1e-5)
 
 
 # --- configuration ---------------------------------------------------------------------------------------
@@ -159,13 +163,14 @@ def test_remd_through_the_objective_is_the_joint_term_of_all_style_layers():
 def test_config_keys_and_one_line_refusals():
     assert validate(compose_cfg("style_loss=cx")).spec.style_layers == ("relu3_2", "relu4_2")
     assert validate(compose_cfg("style_loss=cx", "style_layers=[relu4_1]")).spec.style_layers == ("relu4_1",)
-    assert validate(compose_cfg("style_loss=remd")).spec.style_layers == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    paper = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    assert validate(compose_cfg("style_loss=remd")).spec.style_layers == paper
     assert validate(compose_cfg("content_loss=self_similarity")).spec.content_loss == "self_similarity"
     refusals = [
         (["style_loss=remd", "style_masks=[a.png]"], "style_masks"),
         (["style_loss=cx", "style_masks=[a.png]"], "style_masks"),
         (["style_loss=remd", "style_layer_weights=[1,0,0,0,0]"], "choose style_layers instead"),
-        (["content_loss=self_similarity", "optimizer=lbfgsb"], "content_loss=self_similarity needs fresh random numbers"),
+        (["content_loss=self_similarity", "optimizer=lbfgsb"], "self_similarity needs fresh random numbers"),
         (["style_loss=cx", "loop=device"], "style_loss=cx draws random numbers per iteration"),
         (["content_loss=l1"], "content_loss must be one of mse, self_similarity"),
     ]
@@ -205,7 +210,8 @@ def test_a_self_similarity_run_lowers_its_content_term(tmp_path, images_dir):
     out = tmp_path / "run"
     # Content alone, from white noise: the self-similarity term is the whole objective.
     r = cli(tmp_path, "content_loss=self_similarity", "style_weight=0", "init=noise", "steps=3",
-            f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}", f"hydra.run.dir={out}")
+            f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}",
+            f"hydra.run.dir={out}")
     assert r.returncode == 0, r.stderr[-3000:]
     term = logged(out, "content")
     assert len(term) == 3 and term[-1] < 0.9 * term[0], term

@@ -69,4 +69,7 @@ def self_similarity(features: Features, targets: Features, convention: str = "pa
     return SCALE * unit * self_similarity_distance(x, c)
 
 
-CONTENT_LOSSES: dict[str, ContentLoss] = {"mse": ContentLoss(mse), "self_similarity": ContentLoss(self_similarity, stochastic=True)}
+CONTENT_LOSSES: dict[str, ContentLoss] = {
+    "mse": ContentLoss(mse),
+    "self_similarity": ContentLoss(self_similarity, stochastic=True),
+}

@@ -14,7 +14,7 @@ iteration's key (seeded: runs and resumes reproduce), for the style on a fixed r
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -113,7 +113,8 @@ def _mix(stats: Sequence[Stats], blend: Sequence[float]) -> Stats:
     if len(stats) == 1:
         return stats[0]
     total = sum(blend)
-    weights = [jnp.full((s["columns"].shape[0],), w / total / s["columns"].shape[0]) for s, w in zip(stats, blend)]
+    counts = [s["columns"].shape[0] for s in stats]
+    weights = [jnp.full((m,), w / total / m) for m, w in zip(counts, blend, strict=True)]
     moments = linear_mix([{"mean": s["mean"], "second": s["second"]} for s in stats], [w / total for w in blend])
     return {"columns": jnp.concatenate([s["columns"] for s in stats]), "weights": jnp.concatenate(weights), **moments}
 
@@ -130,7 +131,7 @@ def moment_term(x: jax.Array, t: Stats) -> jax.Array:
     return jnp.mean(jnp.abs(mu - t["mean"])) / jnp.sqrt(e) + jnp.mean(jnp.abs(cov - cov_s)) / e
 
 
-def _distance(x: jax.Array, t: Stats, mask=None, key=None) -> jax.Array:
+def _distance(x: jax.Array, t: Stats, mask: jax.Array | None = None, key: jax.Array | None = None) -> jax.Array:
     """SCALE · e² · (ℓ_r + ℓ_m): the relaxed EMD with cosine cost between the output's hypercolumns X and
     the style's, plus the moment term (Kolkin et al., CVPR 2019; weights 1 and 1, the code's ``moment_weight=1``).
     Zero when the two sets are equal; unchanged by the order of positions."""
