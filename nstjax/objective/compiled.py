@@ -179,7 +179,8 @@ def describe_style(params: dict, spec: Spec, stat: Statistic, style: np.ndarray)
         summaries.append(losses.style_summaries(stat, feats, spec.style_layers))
     if len(summaries) == 1:
         return summaries[0]
-    return {name: at_layer(stat, name).mix([s[name] for s in summaries], [1.0] * len(summaries)) for name in summaries[0]}
+    equal = [1.0] * len(summaries)
+    return {name: at_layer(stat, name).mix([s[name] for s in summaries], equal) for name in summaries[0]}
 
 
 def style_layer_weights(spec: Spec, layer_weights: dict[str, float] | None) -> dict[str, jax.Array]:

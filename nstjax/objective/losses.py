@@ -103,7 +103,7 @@ def total_loss(features: Features, image: jax.Array, content_targets: Features, 
 
     style = sum(w * style_of(t, m) for w, t, m in regions) if regions else style_of(style_targets)
     content_key = None if key is None else jax.random.fold_in(key, CONTENT_STREAM)
-    terms = {"content": CONTENT_LOSSES[content].term(features, content_targets, convention, content_key), "style": style,
-             "tv": tv_loss(image)}
+    content_term = CONTENT_LOSSES[content].term(features, content_targets, convention, content_key)
+    terms = {"content": content_term, "style": style, "tv": tv_loss(image)}
     total = weights.content * terms["content"] + weights.style * terms["style"] + weights.tv * terms["tv"]
     return total, terms

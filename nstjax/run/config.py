@@ -242,7 +242,8 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         raise ConfigError(f"style_masks works with style_loss=gram only, got style_loss={run.spec.style_loss}")
     drawn = (f"style_loss={run.spec.style_loss}" if statistic.stochastic else f"content_loss={run.spec.content_loss}")
     if stochastic(run.spec) and opt["name"] in ("jaxopt", "lbfgsb"):
-        raise ConfigError(f"{drawn} needs fresh random numbers each iteration; use optimizer=lbfgs, optax_lbfgs or adam")
+        raise ConfigError(f"{drawn} needs fresh random numbers each iteration; "
+                          "use optimizer=lbfgs, optax_lbfgs or adam")
     if statistic.joint is not None and lw is not None:
         raise ConfigError(f"style_loss={run.spec.style_loss} is one term over all style layers' hypercolumns; "
                           "choose style_layers instead of style_layer_weights")
