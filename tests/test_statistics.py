@@ -87,8 +87,9 @@ def test_swd_draws_its_directions_from_the_key():
 def test_gradients_are_finite_for_every_statistic():
     x, y = feats(10), feats(11, shift=0.2)
     for name, stat in STYLE_LOSSES.items():
-        t = stat.mix([stat.describe(y)], [1.0])
-        g = jax.grad(lambda z, stat=stat, t=t: stat.distance(z, t, None, KEY))(x)  # bound now, called at once
+        a, b = (x.reshape(20, 20, -1), y.reshape(20, 20, -1)) if stat.spatial else (x, y)  # mrf reads H×W×C maps
+        t = stat.mix([stat.describe(b)], [1.0])
+        g = jax.grad(lambda z, stat=stat, t=t: stat.distance(z, t, None, KEY))(a)  # bound now, called at once
         assert bool(jnp.all(jnp.isfinite(g))), name
 
 
