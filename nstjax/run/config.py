@@ -235,7 +235,8 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         shard=_choice(cfg, "shard", "none"),
         loop=_choice(cfg, "loop", "auto"),
         loop_chunk=_number({"loop_chunk": cfg.get("loop_chunk", 10)}, "loop_chunk", int, positive=True),
-        ratio_size=None if cfg.get("ratio_size", 512) is None else _image_size(cfg, "ratio_size"),
+        ratio_size=None if cfg.get("ratio_size", 512) is None
+        else _image_size({"ratio_size": cfg.get("ratio_size", 512)}, "ratio_size"),
     )
     statistic = STYLE_LOSSES[run.spec.style_loss]
     if masks is not None and not statistic.masks:
