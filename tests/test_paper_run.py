@@ -20,7 +20,8 @@ def paper_run(tmp_path_factory, images_dir, params):
     out = tmp_path_factory.mktemp("paper_run")
     cfg = compose_cfg(f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}",
                       "image_size=128", f"steps={STEPS}", "pooling=avg", "ratio=1e-3", "tv_weight=0",
-                      "init=content", "optimizer=lbfgs", "progress=false")
+                      "init=content", "optimizer=lbfgs", "progress=false",
+                      "ratio_size=null")  # the raw α: the PyTorch reference's weights
     summary = run_job(cfg, out)
     return out, summary
 

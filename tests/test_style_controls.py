@@ -18,7 +18,7 @@ from helpers import compose_cfg
 
 
 def run_small(tmp_path, images_dir, *overrides, steps=15):
-    cfg = compose_cfg(f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}",
+    cfg = compose_cfg(f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}", "ratio_size=null",
                       "image_size=64", f"steps={steps}", "progress=false", *overrides)
     from nstjax.cli import run_job
 
