@@ -96,14 +96,18 @@ class Window(NamedTuple):
 def windows(length: int, tile: int, margin: int, step: int) -> tuple[Window, ...]:
     """The tiles along an axis of ``length`` pixels: interiors of ``tile`` pixels, each seen through a window
     reaching ``margin`` beyond it (or to the image's edge), whose origin is a multiple of ``step``. Windows
-    near an edge shift inwards rather than shrink, so that (almost) all have one size: one compilation."""
+    near an edge shift inwards rather than shrink, so that (almost) all have one size: one compilation. Tiles that
+    would share a window (an image not much larger than the window) are one tile."""
     span = min(length, tile + 2 * margin)
     out = []
     for start in range(0, length, tile):
         stop = min(start + tile, length)
         origin = max(0, min(start - margin, (length - span) // step * step))
         end = min(length, max(origin + span, stop + margin))
-        out.append(Window(origin, end - origin, start, stop))
+        if out and out[-1].origin == origin and out[-1].size == end - origin:  # one window, two tiles: one pass
+            out[-1] = out[-1]._replace(stop=stop)
+        else:
+            out.append(Window(origin, end - origin, start, stop))
     return tuple(out)
 
 

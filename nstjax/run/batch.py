@@ -37,7 +37,7 @@ PER_RUN = ("ratio", "ratio_size", "content_weight", "style_weight_override", "st
 def batch_key(run: RunConfig) -> str | None:
     """Runs with the same key can share a batch; None for runs that cannot be batched at all."""
     if (run.optimizer.get("name") != "lbfgs" or run.scales or run.resume or run.checkpoint_every
-            or compiled.stochastic(run.spec) or run.shard == "spatial"):
+            or compiled.stochastic(run.spec) or run.shard == "spatial" or run.tile):
         # Lockstep is built on nstjax's L-BFGS; coarse-to-fine, checkpoints and an objective that draws new
         # random numbers at each run's own iterations (swd's directions; remd's, cx's and self_similarity's
         # positions) run one by one.

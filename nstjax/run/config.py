@@ -71,12 +71,16 @@ class RunConfig:
     loop: str = "auto"  # host | device (L-BFGS chunks inside jit) | auto: device on accelerators
     loop_chunk: int = 10
     ratio_size: int | None = 512  # longest side at which ``ratio`` has its printed balance (None: raw α)
+    tile: int = 0  # the objective tile by tile, in windows of this interior (nstjax.objective.tiled); 0: in one piece
+    scale_steps: tuple[int, ...] | None = None  # steps at each size of ``scales`` (``steps`` then the last one's)
 
     def loop_kind(self) -> str:
         """The loop that runs: ``auto`` is the host loop on CPUs (no round trip to save there) and the device
         loop on GPUs/TPUs with nstjax's L-BFGS."""
         if self.loop != "auto":
             return self.loop
+        if self.tile:
+            return "host"  # the tiles' passes are driven from Python
         import jax
 
         return "device" if jax.default_backend() != "cpu" and self.optimizer.get("name") == "lbfgs" else "host"
@@ -173,9 +177,11 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
             raise ConfigError(f"style_masks needs one mask image per style image ({len(styles)}), got {len(masks)}")
 
     scales = cfg.get("scales")
-    if scales is not None:
+    if scales == "auto":
+        scales = auto_scales(_image_size(cfg))
+    elif scales is not None:
         if not isinstance(scales, (list, tuple)) or not scales:
-            raise ConfigError(f"scales must be a list of growing sizes such as [128,256,512], got {scales!r}")
+            raise ConfigError(f"scales must be auto or a list of growing sizes such as [128,256,512], got {scales!r}")
         scales = tuple(_image_size({"image_size": v}) for v in scales)
         if list(scales) != sorted(set(scales)):
             raise ConfigError(f"scales must grow strictly, got {list(scales)}")
@@ -210,7 +216,7 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         style_blend=blend,
         style_scale=_number(cfg, "style_scale", positive=True),
         image_size=_image_size(cfg),
-        steps=_number(cfg, "steps", int, positive=True),
+        steps=_steps(cfg, scales)[-1],
         spec=Spec(content_layers, style_layers, _choice(cfg, "pooling"), _choice(cfg, "conv"),
                   style_loss, _choice(cfg, "convention", "paper"), _style_options(cfg, style_loss),
                   _choice(cfg, "content_loss", "mse")),
@@ -237,7 +243,11 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         loop_chunk=_number({"loop_chunk": cfg.get("loop_chunk", 10)}, "loop_chunk", int, positive=True),
         ratio_size=None if cfg.get("ratio_size", 512) is None
         else _image_size({"ratio_size": cfg.get("ratio_size", 512)}, "ratio_size"),
+        tile=_number({"tile": cfg.get("tile", 0)}, "tile", int, nonneg=True),
+        scale_steps=_steps(cfg, scales) if isinstance(cfg.get("steps"), (list, tuple)) else None,
     )
+    if run.tile:
+        _check_tile(run)
     statistic = STYLE_LOSSES[run.spec.style_loss]
     if masks is not None and not statistic.masks:
         raise ConfigError(f"style_masks works with style_loss=gram only, got style_loss={run.spec.style_loss}")
@@ -259,6 +269,52 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
     if run.style_weight > FLOAT32_MAX:
         raise ConfigError(f"ratio is too small: β = content_weight / ratio = {run.style_weight:.3g} overflows float32")
     return run
+
+
+def auto_scales(size: int, smallest: int = 128) -> tuple[int, ...]:
+    """``scales=auto``: sizes a factor √2 apart from ``size`` down to ``smallest`` px, as
+    crowsonkb/style-transfer-pytorch's ``gen_scales`` (round(size / 2^(i/2)) while ≥ 128), smallest first."""
+    ladder, i, scale = [], 0, size
+    while scale >= min(smallest, size):
+        ladder.append(scale)
+        i += 1
+        scale = round(size / 2 ** (i / 2))
+    return tuple(sorted(set(ladder)))
+
+
+def _steps(cfg: Mapping, scales: tuple[int, ...] | None) -> tuple[int, ...]:
+    """``steps``: one count (for every size of ``scales``), or a list with one count per size."""
+    value = cfg.get("steps")
+    if not isinstance(value, (list, tuple)):
+        return (_number(cfg, "steps", int, positive=True),)
+    if scales is None:
+        raise ConfigError(f"steps is a list {list(value)} but scales is not set; give one number, or scales with a size per count")
+    if len(value) != len(scales):
+        raise ConfigError(f"steps needs one count per size of scales {list(scales)}, got {len(value)}: {list(value)}")
+    return tuple(_number({"steps": v}, "steps", int, positive=True) for v in value)
+
+
+def _check_tile(run: RunConfig) -> None:
+    """What ``tile=N`` cannot do, each refused in one line."""
+    from nstjax.model.layers import deepest
+    from nstjax.objective import tiled
+
+    step = tiled.grid(run.spec.layers)
+    if run.tile % step:
+        raise ConfigError(f"tile must be a multiple of {step} (tiles keep to VGG19's pooling grid up to "
+                          f"{deepest(run.spec.layers)}), got {run.tile}")
+    why = tiled.refusal(run.spec)
+    if why:
+        raise ConfigError(why)
+    if run.style_masks is not None:
+        raise ConfigError("tile=N does not take style_masks; leave one of them out")
+    if run.shard == "spatial":
+        raise ConfigError("tile=N and shard=spatial both split the image; choose one")
+    if run.loop == "device":
+        raise ConfigError("tile=N drives its tiles from the host; use loop=host (or auto)")
+    if run.optimizer.get("name") not in ("lbfgs", "jaxopt", "lbfgsb"):
+        raise ConfigError(f"tile=N needs an optimiser that calls the objective from Python (lbfgs, jaxopt or lbfgsb), "
+                          f"got optimizer={run.optimizer.get('name')}")
 
 
 def _style_options(cfg: Mapping, name: str) -> tuple:

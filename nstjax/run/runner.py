@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from nstjax.io import checkpoint, colour, images
 from nstjax.io.logging import RunLogger
-from nstjax.objective import compiled, losses, metrics
+from nstjax.objective import compiled, losses, metrics, tiled
 from nstjax.optim.optimize import make_optimizer, resample
 from nstjax.run import resources, sharding
 from nstjax.run.config import RunConfig
@@ -128,11 +128,15 @@ def prepare(run: RunConfig, params: dict, inputs: Inputs | None = None,
         styles = [colour.luminance_style(s, inputs.content) for s in inputs.styles]
     if shared_targets is not None:
         targets = shared_targets._replace(layer_weights=compiled.style_layer_weights(spec, run.style_layer_weights))
+    elif run.tile:  # the targets too, tile by tile (nstjax.objective.tiled)
+        targets = tiled.make_targets(params, spec, content_for_loss, styles, run.tile, list(run.style_blend),
+                                     run.style_layer_weights)
     else:
         targets = compiled.make_targets(params, spec, content_for_loss, styles, list(run.style_blend),
                                          run.style_layer_weights, inputs.masks)
     x0 = initial_image(run, Inputs(content_for_loss, styles))
-    params = compiled.prepare_params(spec, params, x0.shape)
+    params = compiled.prepare_params(spec, params, tiled.window_shape(x0.shape, run.tile, spec.layers, spec.pooling)
+                                     if run.tile else x0.shape)
     key = iteration_key(run, 0) if compiled.stochastic(spec) else None
     return Problem(spec, compiled.Data(params, targets, loss_weights(run, x0.shape), key), jnp.asarray(x0), inputs)
 
@@ -171,7 +175,7 @@ def finish_run(run: RunConfig, problem: Problem, good: Any, terms: dict, status:
         # finished run (an interrupted one should exit at once, not compile the yardstick's network first).
         "metrics": metrics.score(image, problem.inputs.content, problem.inputs.yardstick_style
                                  if problem.inputs.yardstick_style is not None else problem.inputs.styles[0])
-        if status == "done" else None,
+        if status == "done" and resources.can_score(image.shape, run) else None,
         **extra,
         "config": config_record or asdict(run),
     }
@@ -189,7 +193,8 @@ def stylize_scales(run: RunConfig, params: dict, out_dir: str | Path, config_rec
     previous, stages = None, []
     for i, size in enumerate(run.scales):
         last = i == len(run.scales) - 1
-        stage = replace(run, image_size=size, scales=None)
+        stage = replace(run, image_size=size, scales=None, scale_steps=None,
+                        steps=run.scale_steps[i] if run.scale_steps else run.steps)
         problem = prepare(stage, params, load_inputs(stage, content, styles))
         if previous is not None:
             h, w = problem.x0.shape[:2]
@@ -228,12 +233,13 @@ def stylize(run: RunConfig, params: dict, out_dir: str | Path, config_record: di
         if mesh is not None:  # the image's rows over the devices; weights and targets copied to each
             problem.data = sharding.replicate(problem.data, mesh)
             problem.x0 = sharding.split(problem.x0, mesh, "rows")
-    fg = compiled.value_and_grad_fn(problem.spec)
+    fg = tiled.value_and_grad_fn(problem.spec, run.tile) if run.tile else compiled.value_and_grad_fn(problem.spec)
     t0 = time.perf_counter()
     jax.block_until_ready(fg(problem.data, problem.x0))  # compile (and one evaluation, not counted)
     seconds_compile = time.perf_counter() - t0
 
-    opt = make_optimizer(run.optimizer, compiled.loss_fn(problem.spec), fg, problem.data, run.loop_kind(), run.loop_chunk)
+    opt_cfg = resources.optimizer_within(problem.x0.shape, run, out_dir if resume_step is not None else None)
+    opt = make_optimizer(opt_cfg, compiled.loss_fn(problem.spec), fg, problem.data, run.loop_kind(), run.loop_chunk)
     t0 = time.perf_counter()
     state = opt.init(problem.x0)
     step = 0
@@ -280,7 +286,8 @@ def stylize(run: RunConfig, params: dict, out_dir: str | Path, config_record: di
     finally:
         bar.close()
         summary = finish_run(run, problem, good, good_terms, status, step, seconds_compile, time.perf_counter() - t0,
-                             bool(opt.converged), logger, out_dir, config_record)
+                             bool(opt.converged), logger, out_dir, config_record,
+                             **({"tiling": resources.tiling_record(problem.x0.shape, run, opt_cfg["history"])} if run.tile else {}))
     return summary
 
 
