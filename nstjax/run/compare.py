@@ -222,7 +222,8 @@ def run_missing(
     if counts["reused"]:
         log(f"[compare] {counts['reused']} of {len(cells)} runs finished before with the same config: reused")
     done = 0
-    for indices in batch.group([c.run for c in todo]):
+    # In the plan's order (variant by variant), batches or not: a variant's runs finish together.
+    for indices in sorted(batch.group([c.run for c in todo]), key=min):
         for start in range(0, len(indices), max_batch):
             chunk = [todo[i] for i in indices[start : start + max_batch]]
             # Checked again here: another comparison sharing the runs_dir may have finished them meanwhile.
