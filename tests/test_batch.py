@@ -52,22 +52,27 @@ def test_batch_equals_runs_one_after_another(params, images_dir, tmp_path):
 
 
 def test_batched_launcher_runs_a_sweep(tmp_path, images_dir):
+    """Three ratios × two optimisers with max_batch=2: nstjax's L-BFGS jobs in a batch of two and, left over,
+    one alone; Adam's one by one (the lockstep is L-BFGS's)."""
     out = tmp_path / "sweep"
     env = {**os.environ, "WANDB_MODE": "disabled"}
     r = subprocess.run([sys.executable, "-m", "nstjax.cli", "-m", "hydra/launcher=nstjax_batched",
-                        f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}",
-                        "ratio=1e-3,1e-2", "pooling=avg,max", "image_size=64", "steps=3", "progress=false",
-                        f"hydra.sweep.dir={out}"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+                        "hydra.launcher.max_batch=2", f"content={images_dir / 'tubingen.jpg'}",
+                        f"style={images_dir / 'starry_night.jpg'}", "ratio=1e-3,1e-2,1e-1", "optimizer=lbfgs,adam",
+                        "image_size=64", "steps=3", "progress=false", f"hydra.sweep.dir={out}"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     seen = {}
     for job in sorted(p for p in out.iterdir() if p.is_dir()):
         summary = json.loads((job / "summary.json").read_text())
-        seen[(summary["config"]["pooling"], summary["config"]["ratio"])] = summary
+        seen[(summary["config"]["optimizer"]["name"], summary["config"]["ratio"])] = summary
         assert summary["steps"] == 3 and Image.open(job / "final.png").size[0] == 64
         assert str(job / "final.png") in r.stdout
-    assert set(seen) == {("avg", 1e-3), ("avg", 1e-2), ("max", 1e-3), ("max", 1e-2)}
-    assert all(s["batch_size"] == 2 for s in seen.values())  # one batch per pooling
-    assert seen[("avg", 1e-3)]["loss"]["total"] != seen[("avg", 1e-2)]["loss"]["total"]
+    assert set(seen) == {(o, r) for o in ("lbfgs", "adam") for r in (1e-3, 1e-2, 1e-1)}
+    sizes = {key: s.get("batch_size") for key, s in seen.items()}
+    assert [sizes[("lbfgs", r)] for r in (1e-3, 1e-2, 1e-1)] == [2, 2, None], sizes  # in job order
+    assert all(sizes[("adam", r)] is None for r in (1e-3, 1e-2, 1e-1)), sizes
+    assert len({s["loss"]["total"] for s in seen.values()}) == 6
 
 
 def test_batched_launcher_reports_failures_per_job(tmp_path, images_dir):

@@ -51,6 +51,12 @@ def test_bad_input_fails_with_one_line(tmp_path, args, message):
     assert not out.exists()  # nothing half-written
 
 
+def test_debug_shows_the_traceback(tmp_path):
+    r = nstjax("content=/nonexistent/photo.jpg", "debug=true", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert r.returncode != 0 and "Traceback (most recent call last)" in r.stderr
+    assert "ImageError: image not found: /nonexistent/photo.jpg" in r.stderr
+
+
 def test_not_an_image(tmp_path):
     bogus = tmp_path / "notes.jpg"
     bogus.write_text("not an image")
@@ -58,20 +64,18 @@ def test_not_an_image(tmp_path):
     assert r.returncode != 0 and r.stderr.startswith("error: not an image") and "Traceback" not in r.stderr
 
 
-def test_coarse_to_fine_scales(tmp_path, images_dir):
+def test_coarse_to_fine_scales(tmp_path, pair64, host_run_20):
+    # As a job runs it (in this process: a job's process boundary is tested above).
+    from helpers import run_job
+
     out = tmp_path / "run"
-    r = nstjax(f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}", "scales=[48,64]",
-               "steps=4", "progress=false", f"hydra.run.dir={out}", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    summary = json.loads((out / "summary.json").read_text())
+    summary = run_job(out, *pair64[:2], "scales=[48,64]", "steps=4", "progress=false")
     assert [s["image_size"] for s in summary["scales"]] == [[36, 48], [48, 64]]
+    assert [s["steps"] for s in summary["scales"]] == [4, 4]
+    assert json.loads((out / "summary.json").read_text())["scales"] == summary["scales"]
     assert np.asarray(Image.open(out / "final.png")).shape == (48, 64, 3)
     assert (out / "scale_48" / "final.png").exists()
     # The fine stage starts from the coarse result: after one step it is ahead of a start from the content.
-    single = tmp_path / "single"
-    r = nstjax(f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}", "image_size=64",
-               "steps=1", "progress=false", f"hydra.run.dir={single}", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
     first_fine = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])["total"]
-    first_single = json.loads((single / "metrics.jsonl").read_text().splitlines()[0])["total"]
+    first_single = json.loads((host_run_20 / "metrics.jsonl").read_text().splitlines()[0])["total"]
     assert first_fine < 0.8 * first_single, (first_fine, first_single)

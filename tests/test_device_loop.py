@@ -9,9 +9,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from helpers import compose_cfg, image, metrics_lines, run_job, steps_logged, summary
+from nstjax.optim import lbfgs_device
 from nstjax.optim.lbfgs import LBFGS
 from nstjax.optim.lbfgs_device import DeviceLBFGS
-from test_cli import nstjax
+from nstjax.run.config import ConfigError, validate
+from nstjax.run.runner import RunError
 
 
 def rosenbrock_fg(data, x):
@@ -34,54 +37,52 @@ def test_device_steps_equal_host_steps_on_rosenbrock():
     assert float(hs.loss) < 0.05 * start  # both really optimise
 
 
-@pytest.fixture(scope="module")
-def pair_args(images_dir):
-    return [f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}", "image_size=64",
-            "progress=false"]
-
-
-def summary(run_dir):
-    return json.loads((run_dir / "summary.json").read_text())
-
-
-def test_device_loop_reaches_the_host_loss_and_logs_every_step(tmp_path, pair_args):
-    host, device = tmp_path / "host", tmp_path / "device"
-    assert nstjax(*pair_args, "steps=20", "loop=host", f"hydra.run.dir={host}", cwd=tmp_path).returncode == 0
-    r = nstjax(*pair_args, "steps=20", "loop=device", "loop_chunk=8", f"hydra.run.dir={device}", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    a, b = summary(host), summary(device)
+def test_device_loop_reaches_the_host_loss_and_logs_every_step(host_run_20, device_run_20):
+    a, b = summary(host_run_20), summary(device_run_20)
     assert b["loop"] == "device" and a["loop"] == "host"  # auto is the host loop on a CPU
+    assert a["steps"] == b["steps"] == 20
     assert b["loss"]["total"] == pytest.approx(a["loss"]["total"], rel=1e-2)
-    steps = [json.loads(line)["step"] for line in (device / "metrics.jsonl").read_text().splitlines()]
-    assert steps == list(range(1, 21))
+    assert steps_logged(device_run_20) == list(range(1, 21))
 
 
-def test_device_loop_resumes_exactly(tmp_path, pair_args):
-    whole, split = tmp_path / "whole", tmp_path / "split"
-    base = [*pair_args, "loop=device", "loop_chunk=5"]
-    assert nstjax(*base, "steps=20", f"hydra.run.dir={whole}", cwd=tmp_path).returncode == 0
-    r = nstjax(*base, "steps=10", "checkpoint_every=5", f"hydra.run.dir={split}", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    r = nstjax(*base, "steps=20", "resume=true", f"hydra.run.dir={split}", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    a, b = summary(whole), summary(split)
-    assert b["evaluations"] == a["evaluations"] and b["loss"]["total"] == pytest.approx(a["loss"]["total"], rel=1e-5)
+def test_device_loop_resumes_exactly(tmp_path, pair64, device_run_20, monkeypatch):
+    split = tmp_path / "split"
+    base = [*pair64, "loop=device", "loop_chunk=8"]
+    run_job(split, *base, "steps=8", "checkpoint_every=8")
+    before = metrics_lines(split)
+    chunks = []  # the steps each device call of the resumed process ran
+    real = lbfgs_device.run_chunk
+
+    def counted(fg, data, state, terms, active_steps, **kw):
+        chunks.append(int(active_steps))
+        return real(fg, data, state, terms, active_steps, **kw)
+
+    monkeypatch.setattr(lbfgs_device, "run_chunk", counted)
+    resumed = run_job(split, *base, "steps=20", "resume=true")
+    whole = summary(device_run_20)
+    # A continuation: the remaining 12 steps in two calls (8 + 4), and the first process's lines kept as written.
+    assert chunks == [8, 4]
+    after = metrics_lines(split)
+    assert after[:8] == before and [json.loads(line)["step"] for line in after] == list(range(1, 21))
+    assert resumed["evaluations"] == whole["evaluations"]
+    assert resumed["loss"]["total"] == pytest.approx(whole["loss"]["total"], rel=1e-6)
+    assert (image(split / "final.png") == image(device_run_20 / "final.png")).all()  # README: the same image
 
 
-def test_device_loop_stops_on_a_non_finite_loss(tmp_path, pair_args):
+def test_device_loop_stops_on_a_non_finite_loss(tmp_path, pair64):
     run_dir = tmp_path / "run"
     # A TV weight near float32's limit on a noisy start: the objective is infinite from the first evaluation.
-    r = nstjax(*pair_args, "steps=20", "loop=device", "init=noise", "tv_weight=3e38", f"hydra.run.dir={run_dir}", cwd=tmp_path)
-    assert r.returncode != 0
-    assert r.stderr.strip().splitlines()[-1].startswith("error: the loss became non-finite at step"), r.stderr
+    with pytest.raises(RunError, match="^the loss became non-finite at step"):
+        run_job(run_dir, *pair64, "steps=20", "loop=device", "loop_chunk=8", "init=noise", "tv_weight=3e38")
     assert (run_dir / "last.png").exists() and not (run_dir / "final.png").exists()
+    assert summary(run_dir)["status"] == "non-finite" and summary(run_dir)["metrics"] is None
 
 
-def test_device_loop_options_are_checked(tmp_path, pair_args):
-    r = nstjax(*pair_args, "loop=device", "optimizer=adam", f"hydra.run.dir={tmp_path / 'a'}", cwd=tmp_path)
-    assert r.returncode != 0 and "loop=device runs nstjax's L-BFGS" in r.stderr
-    r = nstjax(*pair_args, "loop=device", "checkpoint_every=3", f"hydra.run.dir={tmp_path / 'b'}", cwd=tmp_path)
-    assert r.returncode != 0 and "multiple of loop_chunk" in r.stderr
+def test_device_loop_options_are_checked(tmp_path, pair64):
+    with pytest.raises(ConfigError, match="loop=device runs nstjax's L-BFGS"):
+        validate(compose_cfg(*pair64, "loop=device", "optimizer=adam"))
+    with pytest.raises(ConfigError, match="multiple of loop_chunk"):
+        validate(compose_cfg(*pair64, "loop=device", "checkpoint_every=3"))
 
 
 def test_auto_is_the_device_loop_on_accelerators_and_the_host_loop_on_cpus(monkeypatch, images_dir):

@@ -34,33 +34,55 @@ def image(path):
     return np.asarray(Image.open(path), dtype=int)
 
 
+RATIOS = ("1e-4", "1e-3", "1e-2", "1e-1")
+
+
+def one_device(out_dir, pair, launcher, params):
+    """What the sweep gives on one device, made in this process (its compiled programs are the session's):
+    the four jobs as one batch (nstjax_batched) or one by one (joblib). Returns summaries and directories."""
+    from helpers import compose_cfg, run_job
+    from nstjax.run.batch import stylize_batch
+    from nstjax.run.config import validate
+
+    dirs = [out_dir / str(i) for i in range(len(RATIOS))]
+    overrides = [*pair, "image_size=64", "steps=3"]
+    if launcher == "nstjax_batched":
+        runs = [validate(compose_cfg(*overrides, f"ratio={r}")) for r in RATIOS]
+        return stylize_batch(runs, params, dirs), dirs
+    return [run_job(d, *overrides, f"ratio={r}") for d, r in zip(dirs, RATIOS)], dirs
+
+
 @pytest.mark.parametrize("launcher", ["nstjax_batched", "joblib"])
-def test_a_sweep_uses_all_four_devices_and_matches_one_device(tmp_path, pair, launcher):
-    args = ["-m", *pair, "ratio=1e-4,1e-3,1e-2,1e-1", "image_size=64", "steps=3", f"hydra/launcher={launcher}"]
+def test_a_sweep_uses_all_four_devices_and_matches_one_device(tmp_path, pair, launcher, params):
+    args = ["-m", *pair, f"ratio={','.join(RATIOS)}", "image_size=64", "steps=3", f"hydra/launcher={launcher}"]
     if launcher == "joblib":
         args.append("hydra.launcher.n_jobs=2")
-    one, four = tmp_path / "one", tmp_path / "four"
-    r1 = nstjax(*args, f"hydra.sweep.dir={one}", cwd=tmp_path)
+    four = tmp_path / "four"
     r4 = nstjax(*args, f"hydra.sweep.dir={four}", cwd=tmp_path, env=FOUR)
-    assert r1.returncode == 0 and r4.returncode == 0, (r1.stderr[-2000:], r4.stderr[-2000:])
-    s1, s4 = summaries(one, 4), summaries(four, 4)
+    assert r4.returncode == 0, r4.stderr[-2000:]
+    s1, one = one_device(tmp_path / "one", pair, launcher, params)
+    s4 = summaries(four, 4)
+    assert [s["config"]["ratio"] for s in s4] == [float(r) for r in RATIOS]
+    assert all(s["devices"] == ["cpu:0"] for s in s1)
     used = [d for s in s4 for d in s["devices"]]
     assert sorted(set(used)) == ["cpu:0", "cpu:1", "cpu:2", "cpu:3"], used
     if launcher == "joblib":
         assert [s["devices"] for s in s4] == [[f"cpu:{i}"] for i in range(4)]  # round robin by job number
     for a, b, i in zip(s1, s4, range(4)):
         # Float tolerance: per-device matmuls block and sum differently, and L-BFGS carries it on.
+        assert a["steps"] == b["steps"] == 3
         assert b["loss"]["total"] == pytest.approx(a["loss"]["total"], rel=2e-3), i
-        assert np.abs(image(one / str(i) / "final.png") - image(four / str(i) / "final.png")).max() <= 2
+        assert np.abs(image(one[i] / "final.png") - image(four / str(i) / "final.png")).max() <= 2
 
 
-def test_spatial_sharding_splits_rows_over_four_devices_and_matches_one_device(tmp_path, pair):
-    runs = {}
-    for name, env in (("one", None), ("four", FOUR)):
-        out = tmp_path / name
-        r = nstjax(*pair, "image_size=176", "steps=3", "shard=spatial", "conv=direct", f"hydra.run.dir={out}", cwd=tmp_path, env=env)
-        assert r.returncode == 0, r.stderr[-2000:]
-        runs[name] = json.loads((out / "summary.json").read_text())
+def test_spatial_sharding_splits_rows_over_four_devices_and_matches_one_device(tmp_path, pair, params):
+    from helpers import run_job
+
+    args = [*pair, "image_size=176", "steps=3", "shard=spatial", "conv=direct"]
+    r = nstjax(*args, f"hydra.run.dir={tmp_path / 'four'}", cwd=tmp_path, env=FOUR)
+    assert r.returncode == 0, r.stderr[-2000:]
+    runs = {"four": json.loads((tmp_path / "four" / "summary.json").read_text()),
+            "one": run_job(tmp_path / "one", *args)}  # one device: this process
     assert runs["four"]["devices"] == ["cpu:0", "cpu:1", "cpu:2", "cpu:3"] and runs["one"]["devices"] == ["cpu:0"]
     assert runs["four"]["loss"]["total"] == pytest.approx(runs["one"]["loss"]["total"], rel=1e-4)
     assert np.abs(image(tmp_path / "one" / "final.png") - image(tmp_path / "four" / "final.png")).max() <= 2

@@ -7,12 +7,13 @@ import json
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import run_job
 from nstjax.objective import metrics
-from test_cli import nstjax
 from test_vgg import numpy_vgg19
 
 
@@ -63,32 +64,48 @@ def test_parity_with_an_independent_float64_computation(params, trio):
         f = f.reshape(-1, f.shape[-1])
         return f.T @ f / f.shape[0]
 
-    style_gram = np.mean([np.linalg.norm(gram(fx[k]) - gram(fs[k])) / np.linalg.norm(gram(fs[k]))
-                          for k in ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")])
+    layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    style_gram = np.mean([np.linalg.norm(gram(fx[k]) - gram(fs[k])) / np.linalg.norm(gram(fs[k])) for k in layers])
+
+    def sliced_w2(f, g):
+        # N_l unit directions, normal draws from the yardstick's fixed seed, normalised; W₂ of each
+        # projection by sorting (equal counts), squared, averaged over positions and directions.
+        f, g = f.reshape(-1, f.shape[-1]), g.reshape(-1, g.shape[-1])
+        d = np.asarray(jax.random.normal(jax.random.PRNGKey(metrics.SEED), (f.shape[1],) * 2), np.float64)
+        d /= np.linalg.norm(d, axis=0)
+        return np.sqrt(np.mean((np.sort(f @ d, axis=0) - np.sort(g @ d, axis=0)) ** 2))
+
+    style_swd = np.mean([sliced_w2(fx[k], fs[k]) for k in layers])
     assert ours["content_distance"] == pytest.approx(content_distance, rel=1e-3)
     assert ours["style_gram"] == pytest.approx(style_gram, rel=1e-3)
+    assert ours["style_swd"] == pytest.approx(style_swd, rel=1e-3)
 
 
-def test_every_run_is_scored_by_the_same_yardstick_and_nstjax_score_reproduces_it(tmp_path, images_dir):
+def test_every_run_is_scored_by_the_same_yardstick_and_nstjax_score_reproduces_it(tmp_path, images_dir, pair64,
+                                                                                    host_run_20, capsys):
     content, style = images_dir / "tubingen.jpg", images_dir / "starry_night.jpg"
+    # The shared 64 px run (avg pooling, ImageNet weights), and one under another pooling, network and convention.
+    run_job(tmp_path / "l2", *pair64, "steps=3", "pooling=l2", "weights=normalized", "convention=reference")
     scores = {}
-    for pooling, extra in (("avg", []), ("l2", ["weights=normalized", "convention=reference"])):
-        out = tmp_path / pooling
-        r = nstjax(f"content={content}", f"style={style}", "image_size=64", "steps=3", f"pooling={pooling}", *extra,
-                   "progress=false", f"hydra.run.dir={out}", cwd=tmp_path)
-        assert r.returncode == 0, r.stderr
+    for pooling, out in (("avg", host_run_20), ("l2", tmp_path / "l2")):
         summary = json.loads((out / "summary.json").read_text())
         assert set(summary["metrics"]) == set(metrics.METRICS)
-        cli = subprocess.run([sys.executable, "-m", "nstjax.objective.metrics", str(out / "final.png"), "--content", str(content),
-                              "--style", str(style)], capture_output=True, text=True, cwd=tmp_path)
-        assert cli.returncode == 0, cli.stderr
-        scored = json.loads(cli.stdout)
+        args = [str(out / "final.png"), "--content", str(content), "--style", str(style)]
+        if pooling == "l2":  # nstjax-score's function, in the process that ran under the normalised network
+            capsys.readouterr()
+            assert metrics.main(args) == 0
+            scored = json.loads(capsys.readouterr().out)
+        else:  # and as a command, in a process of its own
+            cli = subprocess.run([sys.executable, "-m", "nstjax.objective.metrics", *args], capture_output=True,
+                                 text=True, cwd=tmp_path)
+            assert cli.returncode == 0, cli.stderr
+            scored = json.loads(cli.stdout)
         for key in metrics.METRICS:
             assert scored[key] == pytest.approx(summary["metrics"][key], rel=1e-5, abs=1e-6), key
         scores[pooling] = scored
     # The same image gives the same numbers whichever run's config is around it: score one run's output
     # and compare with what the other configuration's process reports for that very file.
-    a = np.asarray(Image.open(tmp_path / "avg" / "final.png"))
+    a = np.asarray(Image.open(host_run_20 / "final.png"))
     from nstjax.io import images
 
     direct = metrics.score(a, images.load_image(content, fit=a.shape[:2]), images.load_image(style, fit=a.shape[:2]))

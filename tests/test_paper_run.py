@@ -21,7 +21,7 @@ def paper_run(tmp_path_factory, images_dir, params):
     cfg = compose_cfg(f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}",
                       "image_size=128", f"steps={STEPS}", "pooling=avg", "ratio=1e-3", "tv_weight=0",
                       "init=content", "optimizer=lbfgs", "progress=false",
-                      "ratio_size=null")  # the raw α: the PyTorch reference's weights
+                      "ratio_size=null")  # α = 1 at 128 px: the objective README and torch_reference state
     summary = run_job(cfg, out)
     return out, summary
 
@@ -59,13 +59,19 @@ def test_objective_drops(paper_run):
 
 
 def test_as_good_as_pytorch_lbfgs(paper_run, params, pair_128):
-    """Same objective, same start, 100 iterations of torch.optim.LBFGS (strong Wolfe, history 100)."""
+    """Same objective, same start, 100 iterations of torch.optim.LBFGS (strong Wolfe, history 100), given
+    as many evaluations per iteration as nstjax's (25): torch's default budget for the whole run (125) can
+    end it before its 100 iterations."""
     import torch_reference  # scripts/; torch is a test extra
     content, style = pair_128
     objective = torch_reference.Objective(params, content, style, pooling="avg", alpha=1.0, beta=1e3)
     x = torch_reference.to_tensor(content)
     initial, _ = objective(x)
     assert float(initial) == pytest.approx(7.2368e10, rel=1e-3)  # both implementations agree at the start
-    ref = torch_reference.run_lbfgs(objective, content.astype(np.float32), STEPS, history=100)
+    ref = torch_reference.run_lbfgs(objective, content.astype(np.float32), STEPS, history=100, max_eval=25 * STEPS)
+    assert ref["iterations"] == STEPS, ref["iterations"]
     ours = paper_run[1]["loss"]["total"]
-    assert ours <= 1.10 * ref["loss"], (ours, ref["loss"])
+    # Measured 3.327e9 (nstjax, 102 evaluations) against 3.294e9 (torch, 108 evaluations) on an AMD EPYC
+    # Zen 3; README's first measurement was 3.289e9 against 3.294e9. The two searches take different first
+    # steps, so their paths part: ±1% is where they land, and 2% is the tolerance.
+    assert ours <= 1.02 * ref["loss"], (ours, ref["loss"])
