@@ -57,5 +57,5 @@ def test_help_shows_usage_examples_groups_and_every_key():
     assert "nstjax -m " in text and "nstjax-report " in text and "Examples" in text
     assert "optimizer: adam, jaxopt, lbfgs, lbfgsb, optax_lbfgs" in text
     for key in ("image_size", "ratio", "pooling", "style_loss", "convention", "style_masks", "memory_budget"):
-        line = next(l for l in text.splitlines() if l.strip().startswith(key + " "))
+        line = next(ln for ln in text.splitlines() if ln.strip().startswith(key + " "))
         assert len(line.split(None, 2)) == 3, line  # key, default, meaning

@@ -10,9 +10,9 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import compose_cfg
 from PIL import Image
 
-from helpers import compose_cfg
 from nstjax.run import batch
 from nstjax.run.config import validate
 from nstjax.run.runner import stylize
@@ -34,7 +34,7 @@ def test_batch_equals_runs_one_after_another(params, images_dir, tmp_path):
     runs = runs_of(images_dir, ["ratio=1e-3"], ["ratio=1e-2", "init=noise"],
                    ["tv_weight=100", "style_layer_weights=[2,1,1,1,0]"])
     batched = batch.stylize_batch(runs, params, [tmp_path / f"b{i}" for i in range(3)])
-    for i, (run, b) in enumerate(zip(runs, batched)):
+    for i, (run, b) in enumerate(zip(runs, batched, strict=True)):
         s = stylize(run, params, tmp_path / f"s{i}")
         assert b["batch_size"] == 3 and b["steps"] == s["steps"] == 6
         assert b["evaluations"] == s["evaluations"]

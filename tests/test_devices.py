@@ -68,7 +68,7 @@ def test_a_sweep_uses_all_four_devices_and_matches_one_device(tmp_path, pair, la
     assert sorted(set(used)) == ["cpu:0", "cpu:1", "cpu:2", "cpu:3"], used
     if launcher == "joblib":
         assert [s["devices"] for s in s4] == [[f"cpu:{i}"] for i in range(4)]  # round robin by job number
-    for a, b, i in zip(s1, s4, range(4)):
+    for a, b, i in zip(s1, s4, range(4), strict=True):
         # Float tolerance: per-device matmuls block and sum differently, and L-BFGS carries it on.
         assert a["steps"] == b["steps"] == 3
         assert b["loss"]["total"] == pytest.approx(a["loss"]["total"], rel=2e-3), i
@@ -110,14 +110,16 @@ x = jnp.asarray(content, jnp.float32)
 fg = compiled.value_and_grad_fn(spec)
 out["one"] = fg.lower(data, x).compile().memory_analysis().temp_size_in_bytes
 mesh = sharding.rows_mesh(256)
-out["rows"] = fg.lower(sharding.replicate(data, mesh), sharding.split(x, mesh, "rows")).compile().memory_analysis().temp_size_in_bytes
+out["rows"] = (fg.lower(sharding.replicate(data, mesh), sharding.split(x, mesh, "rows"))
+               .compile().memory_analysis().temp_size_in_bytes)
 bdata = compiled.Data(params, t._replace(layer_weights={k: jnp.stack([v] * 4) for k, v in t.layer_weights.items()}),
                        Weights(*(jnp.stack([v] * 4) for v in w)))
 bfg = batch.value_and_grad_fn(spec)
 xs = jnp.stack([x] * 4)
 out["batch_one"] = bfg.lower(bdata, xs).compile().memory_analysis().temp_size_in_bytes
 bm = sharding.batch_mesh(4)
-out["batch_four"] = bfg.lower(sharding.replicate(bdata, bm), sharding.split(xs, bm, "batch")).compile().memory_analysis().temp_size_in_bytes
+out["batch_four"] = (bfg.lower(sharding.replicate(bdata, bm), sharding.split(xs, bm, "batch"))
+                     .compile().memory_analysis().temp_size_in_bytes)
 print(json.dumps(out))
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **FOUR}, timeout=600)

@@ -7,9 +7,9 @@ import json
 
 import numpy as np
 import pytest
+from helpers import compose_cfg
 from PIL import Image
 
-from helpers import compose_cfg
 from nstjax.cli import run_job
 
 STEPS = 100

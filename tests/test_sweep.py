@@ -12,7 +12,6 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
-
 from wandb_file import history
 
 

@@ -13,9 +13,10 @@ import functools
 import json
 import math
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -23,7 +24,7 @@ import jax.numpy as jnp
 from nstjax.io.logging import RunLogger
 from nstjax.model import vgg
 from nstjax.objective import compiled, losses
-from nstjax.optim.lbfgs import LBFGS, LbfgsState
+from nstjax.optim.lbfgs import LBFGS, LbfgsState, Search
 from nstjax.run import resources, sharding
 from nstjax.run.config import RunConfig
 from nstjax.run.runner import Problem, RunError, finish_image, finish_run, load_inputs, prepare
@@ -42,7 +43,8 @@ def batch_key(run: RunConfig) -> str | None:
         # random numbers at each run's own iterations (swd's directions; remd's, cx's and self_similarity's
         # positions) run one by one.
         return None
-    return json.dumps(asdict(replace(run, **{f: None for f in PER_RUN})), sort_keys=True, default=str)
+    blank = {f: None for f in PER_RUN}  # the per-run fields blanked, only to key the group
+    return json.dumps(asdict(replace(run, **blank)), sort_keys=True, default=str)  # type: ignore[arg-type]
 
 
 def group(runs: Sequence[RunConfig]) -> list[list[int]]:
@@ -66,11 +68,12 @@ def value_and_grad_fn(spec: compiled.Spec) -> Callable:
     batch axis. The network runs on the batch; the loss is vmapped over the runs' weights.
     """
 
-    def loss(data: compiled.Data, images: jax.Array):
+    def loss(data: compiled.Data, images: jax.Array) -> tuple[jax.Array, tuple[jax.Array, dict[str, jax.Array]]]:
         feats = vgg.features(data.params, images, spec.layers, spec.pooling, compiled.winograd_layers(spec, images.shape))
         t = data.targets
 
-        def one(f, image, layer_weights, weights):
+        def one(f: losses.Features, image: jax.Array, layer_weights: Mapping[str, jax.Array],
+                weights: losses.Weights) -> tuple[jax.Array, dict[str, jax.Array]]:
             return losses.total_loss(f, image, t.content, t.style, layer_weights, weights, t.regions,
                                      spec.style_loss, spec.convention, content=spec.content_loss)
 
@@ -80,7 +83,7 @@ def value_and_grad_fn(spec: compiled.Spec) -> Callable:
     vg = jax.value_and_grad(loss, argnums=1, has_aux=True)
 
     @jax.jit
-    def fg(data: compiled.Data, images: jax.Array):
+    def fg(data: compiled.Data, images: jax.Array) -> tuple[jax.Array, dict[str, jax.Array], jax.Array]:
         (_, (totals, terms)), grads = vg(data, images)
         return totals, terms, grads
 
@@ -90,7 +93,10 @@ def value_and_grad_fn(spec: compiled.Spec) -> Callable:
 def stack_data(problems: Sequence[Problem]) -> compiled.Data:
     """One Data for a batch: the first run's params and targets, every run's weights along axis 0."""
     first = problems[0].data
-    stack = lambda *xs: jnp.stack([jnp.asarray(x, jnp.float32) for x in xs])
+
+    def stack(*xs: jax.Array | float) -> jax.Array:
+        return jnp.stack([jnp.asarray(x, jnp.float32) for x in xs])
+
     layer_weights = jax.tree.map(stack, *[p.data.targets.layer_weights for p in problems])
     weights = jax.tree.map(stack, *[p.data.weights for p in problems])
     return compiled.Data(first.params, first.targets._replace(layer_weights=layer_weights), weights)
@@ -109,7 +115,7 @@ def lockstep(optimizers: Sequence[LBFGS], x0: Sequence[jax.Array], steps: Sequen
     finals: list[LbfgsState | None] = [None] * n
     errors: list[Exception | None] = [None] * n
 
-    def run(i: int):
+    def run(i: int) -> Search[LbfgsState]:
         opt = optimizers[i]
         state = yield from opt.init_search(x0[i])
         finals[i] = state
@@ -202,9 +208,10 @@ def stylize_batch(runs: Sequence[RunConfig], params: dict, out_dirs: Sequence[st
         status = "done" if errors[i] is None else "non-finite"
         # Time is shared: each run of the batch is charged the whole batch's wall time.
         summary = finish_run(runs[i], problems[i], finals[i], good_terms[i], status, steps_done[i], seconds_compile,
-                             seconds, bool(opts[i].converged), loggers[i], out_dirs[i], records[i], batch_size=n,
+                             seconds, bool(opts[i].converged), loggers[i], Path(out_dirs[i]), records[i], batch_size=n,
                              devices=devices)
-        results.append(summary if errors[i] is None else errors[i])
+        error = errors[i]
+        results.append(summary if error is None else error)
     return results
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
-
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -106,7 +106,8 @@ FLOAT32_MAX = 3.4028234663852886e38  # every weight reaches the compiled objecti
 INT_MAX = 2**62  # steps, seeds, sizes: anything larger is a typo, and numpy/XLA would overflow on it
 
 
-def _number(cfg: Mapping, key: str, kind=float, positive=False, nonneg=False):
+def _number(cfg: Mapping, key: str, kind: type[int] | type[float] = float, positive: bool = False,
+            nonneg: bool = False) -> Any:  # an int or a float, as kind
     value = cfg.get(key)
     try:
         if isinstance(value, bool) or value is None:
@@ -138,7 +139,7 @@ def _choice(cfg: Mapping, key: str, default: str | None = None) -> str:
     return value
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     return OmegaConf.to_container(value, resolve=True) if isinstance(value, (DictConfig, ListConfig)) else value
 
 
@@ -149,8 +150,9 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
     try:
         content_layers = resolve_layers(cfg.get("content_layers", "paper"), CONTENT_PRESETS, "content_layers")
         style_layers = resolve_layers(cfg.get("style_layers", "paper"), STYLE_PRESETS, "style_layers")
-        if cfg.get("style_layers", "paper") == "paper" and STYLE_LOSSES[style_loss].layers:
-            style_layers = STYLE_LOSSES[style_loss].layers  # the style loss's own paper's layers (mrf: relu3_1, relu4_1)
+        own = STYLE_LOSSES[style_loss].layers  # the style loss's own paper's layers (mrf: relu3_1, relu4_1)
+        if cfg.get("style_layers", "paper") == "paper" and own:
+            style_layers = own
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 
@@ -190,7 +192,7 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
     if lw is not None:
         if not isinstance(lw, (list, tuple)) or len(lw) != len(style_layers):
             raise ConfigError(f"style_layer_weights needs one weight per style layer {list(style_layers)}, got {lw!r}")
-        lw = {k: _number({"style_layer_weights": w}, "style_layer_weights", nonneg=True) for k, w in zip(style_layers, lw)}
+        lw = {k: _number({"style_layer_weights": w}, "style_layer_weights", nonneg=True) for k, w in zip(style_layers, lw, strict=True)}
 
     opt = dict(cfg.get("optimizer") or {"name": "lbfgs"})
     if opt.get("name") not in OPTIMIZERS:

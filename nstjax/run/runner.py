@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +21,8 @@ from nstjax.objective import compiled, losses, metrics, tiled
 from nstjax.optim.optimize import make_optimizer, resample
 from nstjax.run import resources, sharding
 from nstjax.run.config import RunConfig
+
+Source: TypeAlias = "str | Path | np.ndarray"  # an image: a path, or an array given in code
 
 
 class RunError(RuntimeError):
@@ -44,19 +47,19 @@ def default_image(which: str) -> np.ndarray:
     return image
 
 
-def _shape_of(source, which: str) -> tuple[int, int]:
+def _shape_of(source: Source | None, which: str) -> tuple[int, int]:
     if isinstance(source, np.ndarray) or source:
         return images.image_shape(source, which)  # an array is checked here (an empty one), a file's header read
     return default_image(which).shape[:2]
 
 
-def _decode(source, which: str, fit: tuple[int, int]) -> np.ndarray:
+def _decode(source: Source | None, which: str, fit: tuple[int, int]) -> np.ndarray:
     if isinstance(source, np.ndarray) or source:
         return images.read(source, fit, which)
     return default_image(which)
 
 
-def load_inputs(run: RunConfig, content=None, styles=None) -> Inputs:
+def load_inputs(run: RunConfig, content: Source | None = None, styles: Sequence[Source] | None = None) -> Inputs:
     """Reads and resizes the images; the memory estimate runs on their headers first, so a run too large
     for this machine fails before anything large is decoded or allocated.
 
@@ -71,7 +74,7 @@ def load_inputs(run: RunConfig, content=None, styles=None) -> Inputs:
         sharding.check_rows(h)
     content = images.resize(_decode(content_source, "content", (h, w)), (h, w))
     images.check_size(content, "the content image at this image_size")
-    styles, originals = [], []
+    style_images, originals = [], []
     for path in style_sources:
         style = _decode(path, "style", size)
         # The paper resizes the style image to the content's size (style_scale = 1).
@@ -81,13 +84,13 @@ def load_inputs(run: RunConfig, content=None, styles=None) -> Inputs:
         originals.append(style)
         if run.preserve_color == "histogram":
             style = colour.match_histogram(style, content)
-        styles.append(style)
+        style_images.append(style)
     masks = None
     if run.style_masks:
         # A mask is read like any image; its luminance in [0, 1] weights where its style applies.
         masks = [images.resize(images.load_image(m, fit=(h, w)), (h, w)).mean(axis=-1).astype(np.float32) / 255.0
                  for m in run.style_masks]
-    return Inputs(content, styles, masks, originals[0])
+    return Inputs(content, style_images, masks, originals[0])
 
 
 def initial_image(run: RunConfig, inputs: Inputs) -> np.ndarray:
@@ -185,11 +188,13 @@ def finish_run(run: RunConfig, problem: Problem, good: Any, terms: dict, status:
 
 
 def stylize_scales(run: RunConfig, params: dict, out_dir: str | Path, config_record: dict | None = None,
-                   wandb: dict | None = None, content=None, styles=None) -> dict[str, Any]:
+                   wandb: dict | None = None, content: Source | None = None,
+                   styles: Sequence[Source] | None = None) -> dict[str, Any]:
     """Coarse to fine: ``run.steps`` at each size in ``run.scales``, each started from the previous result
     upsampled; the last size is the output. Earlier stages write into ``out_dir/scale_N``.
     ``content``, ``styles``: arrays instead of the run's paths (``load_inputs``)."""
     out_dir = Path(out_dir)
+    assert run.scales is not None  # run() calls this only for a multi-scale run
     previous, stages = None, []
     for i, size in enumerate(run.scales):
         last = i == len(run.scales) - 1
@@ -249,7 +254,7 @@ def stylize(run: RunConfig, params: dict, out_dir: str | Path, config_record: di
     good, good_terms = state, dict(opt.terms)
     bar = tqdm(total=run.steps, initial=step, disable=not run.progress, desc="nstjax", unit="step", dynamic_ncols=True)
 
-    def save_checkpoint():
+    def save_checkpoint() -> None:
         checkpoint.save(ckpt_path, state, step, opt.terms, time.perf_counter() - t0)
 
     status = "done"
@@ -292,7 +297,8 @@ def stylize(run: RunConfig, params: dict, out_dir: str | Path, config_record: di
 
 
 def run(run: RunConfig, params: dict, out_dir: str | Path, config_record: dict | None = None,
-        wandb: dict | None = None, content=None, styles=None, inputs: Inputs | None = None) -> dict[str, Any]:
+        wandb: dict | None = None, content: Source | None = None, styles: Sequence[Source] | None = None,
+        inputs: Inputs | None = None) -> dict[str, Any]:
     """One configured run, single- or multi-scale, as the CLI and the Python API both start it.
     ``inputs``: already loaded at the output size (single-scale runs reuse them)."""
     if run.scales:
