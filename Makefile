@@ -23,7 +23,8 @@ demo: weights
 	$(VENV)/bin/nstjax hydra.run.dir=outputs/demo
 	@echo "Your stylised image: $(CURDIR)/outputs/demo/final.png"
 
-test: weights docs
+# lint (ruff, mypy) and the strict docs build first: seconds, and they fail before the 10-minute tests start.
+test: weights lint docs
 	$(PY) -m pytest -q
 
 # The documentation site (docs/, Sphinx + MyST): warnings are errors, so a broken link, reference or docstring
@@ -35,6 +36,7 @@ docs: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 typecheck: install
 	$(VENV)/bin/mypy

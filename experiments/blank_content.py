@@ -7,7 +7,8 @@ from nstjax.run.experiments import Cell, Grid, main
 
 def build() -> Grid:
     return Grid(
-        "blank_content", "A blank content image: pure texture synthesis (seed article)",
+        "blank_content",
+        "A blank content image: pure texture synthesis (seed article)",
         [Cell("blank content", style, {"style": style}) for style in ("starry_night", "composition_vii")],
         defaults={"content": "blank", "init": "content", **KERAS},
     )

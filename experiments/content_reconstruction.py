@@ -7,7 +7,8 @@ LAYERS = ("relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2")
 
 def build() -> Grid:
     return Grid(
-        "content_reconstruction", "Content reconstructions from white noise (CVPR Fig. 1, bottom)",
+        "content_reconstruction",
+        "Content reconstructions from white noise (CVPR Fig. 1, bottom)",
         [Cell("tubingen", layer, {"content_layers": [layer]}) for layer in LAYERS],
         defaults={"content": "tubingen", "style": "tubingen", "style_weight": 0, "init": "noise"},
     )

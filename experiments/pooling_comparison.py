@@ -12,7 +12,9 @@ def build() -> Grid:
         "pooling_comparison",
         "Pooling (columns) on two pairs (rows), α/β = 1e-3; yardstick metrics and loss curves right",
         [Cell(row, p, {"content": c, "style": s, "pooling": p}) for row, (c, s) in PAIRS.items() for p in POOLINGS],
-        defaults={"ratio": 1e-3}, curves=True, metrics=True,
+        defaults={"ratio": 1e-3},
+        curves=True,
+        metrics=True,
     )
 
 

@@ -7,9 +7,12 @@ STYLES = {"shipwreck": 1e-3, "starry_night": 8e-4, "the_scream": 5e-3, "composit
 
 def build() -> Grid:
     return Grid(
-        "styles", "Tübingen in four styles (CVPR Fig. 3; ratio α/β as in the paper)",
-        [Cell("tubingen", f"{style} (α/β={ratio:g})", {"style": style, "ratio": ratio})
-         for style, ratio in STYLES.items()],
+        "styles",
+        "Tübingen in four styles (CVPR Fig. 3; ratio α/β as in the paper)",
+        [
+            Cell("tubingen", f"{style} (α/β={ratio:g})", {"style": style, "ratio": ratio})
+            for style, ratio in STYLES.items()
+        ],
         defaults={"content": "tubingen", "init": "noise"},  # the paper starts from white noise
     )
 

@@ -1,8 +1,8 @@
 """The Python API for notebooks and other code: the same library calls as the CLI, no Hydra process.
 
-    import nstjax
-    result = nstjax.stylize("photo.jpg", "painting.jpg", image_size=256, steps=100, pooling="max")
-    result.image, result.history[-1]["style"], result.metrics["style_gram"]
+import nstjax
+result = nstjax.stylize("photo.jpg", "painting.jpg", image_size=256, steps=100, pooling="max")
+result.image, result.history[-1]["style"], result.metrics["style_gram"]
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ def default_params() -> dict:
     return weights.load_params()
 
 
-def extract_features(image: np.ndarray, layers: Sequence[str], pooling: str = "max",
-                     params: dict | None = None) -> dict[str, np.ndarray]:
+def extract_features(
+    image: np.ndarray, layers: Sequence[str], pooling: str = "max", params: dict | None = None
+) -> dict[str, np.ndarray]:
     """VGG19 activations of a uint8 H×W×3 RGB image, as float32 H'×W'×C arrays keyed by layer name."""
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
@@ -54,8 +55,9 @@ class Result:
     metrics: dict[str, float]  # the fixed yardstick (nstjax.objective.metrics)
 
 
-def stylize(content: Image, style: Image | Sequence[Image], out_dir: str | Path | None = None,
-            **overrides: Any) -> Result:
+def stylize(
+    content: Image, style: Image | Sequence[Image], out_dir: str | Path | None = None, **overrides: Any
+) -> Result:
     """One style-transfer run. ``content``, ``style``: paths or uint8 H×W×3 arrays (``style`` may be a
     list); ``overrides``: the CLI's keys (``image_size=256``, ``pooling="max"``, ``optimizer="adam"``),
     validated as the CLI validates them (a bad one raises ValueError with the CLI's one-line message; so does
@@ -78,8 +80,10 @@ def stylize(content: Image, style: Image | Sequence[Image], out_dir: str | Path 
     def path(x: object) -> str | None:
         return None if isinstance(x, np.ndarray) else str(x)  # arrays are recorded as null
 
-    given: dict[str, Any] = dict(content=content if isinstance(content, np.ndarray) else str(content),
-                 styles=[s if isinstance(s, np.ndarray) else str(s) for s in styles])
+    given: dict[str, Any] = dict(
+        content=content if isinstance(content, np.ndarray) else str(content),
+        styles=[s if isinstance(s, np.ndarray) else str(s) for s in styles],
+    )
     with input_errors():  # every error of the inputs as one line (ValueError), before any work
         strings = [path_override(k, v) if k in PATH_KEYS else as_override(k, v) for k, v in overrides.items()]
         check_overrides(strings)
@@ -107,10 +111,18 @@ def score(image: Image, content: Image, style: Image) -> dict[str, float]:
     return metrics.score_files(image, content, style)
 
 
-def compare(variants: Sequence[str], ratios: Sequence[float], contents: Sequence[str | Path] | None = None,
-            styles: Sequence[str | Path] | None = None, benchmark: str | None = None,
-            out_dir: str | Path = "outputs/compare", max_batch: int = 8, stats_seed: int = 0,
-            runs_dir: str | Path | None = None, **overrides: Any) -> dict[str, Any]:
+def compare(
+    variants: Sequence[str],
+    ratios: Sequence[float],
+    contents: Sequence[str | Path] | None = None,
+    styles: Sequence[str | Path] | None = None,
+    benchmark: str | None = None,
+    out_dir: str | Path = "outputs/compare",
+    max_batch: int = 8,
+    stats_seed: int = 0,
+    runs_dir: str | Path | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
     """Variants compared over (content, style) pairs at matched content, as ``nstjax-compare`` does
     (``nstjax.run.compare``). ``variants``: strings of space-separated run overrides (``"pooling=l2 style_loss=w2"``,
     ``""`` = the defaults), the first the baseline; ``ratios``: every pair and variant's sweep; the pairs:
@@ -131,8 +143,17 @@ def compare(variants: Sequence[str], ratios: Sequence[float], contents: Sequence
 
     with input_errors():
         strings = [path_override(k, v) if k in PATH_KEYS else as_override(k, v) for k, v in overrides.items()]
-        comparison = build(list(variants), list(ratios), None if contents is None else [str(c) for c in contents],
-                           None if styles is None else [str(s) for s in styles], benchmark, out_dir, max_batch,
-                           stats_seed, strings, runs_dir)
+        comparison = build(
+            list(variants),
+            list(ratios),
+            None if contents is None else [str(c) for c in contents],
+            None if styles is None else [str(s) for s in styles],
+            benchmark,
+            out_dir,
+            max_batch,
+            stats_seed,
+            strings,
+            runs_dir,
+        )
         cells = plan(comparison)
     return run_comparison(comparison, cells=cells)

@@ -150,8 +150,12 @@ def check_syntax(args: Sequence[str]) -> None:
         except HydraException as exc:
             key, _, value = arg.partition("=")
             reason = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(one_line(f"cannot read {arg!r} ({reason}); Hydra needs that value quoted: "
-                                       f"{_shell_word(f'{key}={quote_value(value.strip())}')}")) from None
+            raise ConfigError(
+                one_line(
+                    f"cannot read {arg!r} ({reason}); Hydra needs that value quoted: "
+                    f"{_shell_word(f'{key}={quote_value(value.strip())}')}"
+                )
+            ) from None
 
 
 @contextlib.contextmanager
@@ -168,6 +172,8 @@ def input_errors() -> Iterator[None]:
         # Hydra's messages are a line, then a caret under it: the first line says it.
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"cannot use these inputs: {one_line(reason)}") from exc
+
+
 _failures: list[str] = []
 
 
@@ -249,8 +255,10 @@ def read_inputs(run: RunConfig, content: Any = None, styles: Any = None) -> Inpu
 def _report(cfg: DictConfig, out_dir: Path, outcome: dict | Exception) -> dict | None:
     """Prints a job's result or its one-line error (re-raised with debug=true or when not a user error)."""
     if isinstance(outcome, dict):
-        print(f"{out_dir / 'final.png'}  (loss {outcome['loss']['total']:.4g}, {outcome['steps']} steps, "
-              f"{outcome['seconds_optimize']:.1f} s)")
+        print(
+            f"{out_dir / 'final.png'}  (loss {outcome['loss']['total']:.4g}, {outcome['steps']} steps, "
+            f"{outcome['seconds_optimize']:.1f} s)"
+        )
         return outcome
     if cfg.get("debug") or not isinstance(outcome, USER_ERRORS):
         raise outcome
@@ -323,8 +331,13 @@ def run_collected(jobs: list[Job], max_batch: int) -> dict[str, dict | None]:
                     results = [run_job(chunk[0].cfg, chunk[0].out_dir, chunk[0].wandb)]
                 else:
                     records = [cast(dict[str, Any], OmegaConf.to_container(j.cfg, resolve=True)) for j in chunk]
-                    results = stylize_batch([runs[i] for i in picked], params_for(runs[picked[0]].weights),
-                                            [j.out_dir for j in chunk], records, [j.wandb for j in chunk])
+                    results = stylize_batch(
+                        [runs[i] for i in picked],
+                        params_for(runs[picked[0]].weights),
+                        [j.out_dir for j in chunk],
+                        records,
+                        [j.wandb for j in chunk],
+                    )
             except USER_ERRORS as exc:  # e.g. an unreadable image: every run of the chunk shares it
                 results = [exc] * len(chunk)
             for job, outcome in zip(chunk, results, strict=True):

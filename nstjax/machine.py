@@ -35,8 +35,15 @@ def cpu() -> tuple[str, str]:
     except OSError:
         pass
     words = set(flags.split())
-    isa = ("AVX-512" if "avx512f" in words else "AVX2" if "avx2" in words else
-           "NEON" if "asimd" in words or platform.machine() in ("arm64", "aarch64") else platform.machine())
+    isa = (
+        "AVX-512"
+        if "avx512f" in words
+        else "AVX2"
+        if "avx2" in words
+        else "NEON"
+        if "asimd" in words or platform.machine() in ("arm64", "aarch64")
+        else platform.machine()
+    )
     return model, isa
 
 

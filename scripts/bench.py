@@ -60,10 +60,26 @@ def worker_jax(size: int, iterations: int, repeats: int, gpu: bool, target: floa
 
     content, style = load_pair(size)
     # The reference's settings, spelled out: the config defaults could change under the benchmark.
-    run = config.validate(compose({"image_size": size, "steps": iterations, "pooling": "avg", "ratio": 1e-3,
-                                   "content_weight": 1.0, "content_layers": "paper", "style_layers": "paper",
-                                   "tv_weight": 0, "init": "content", "preserve_color": "none", "weights": "imagenet",
-                                   "conv": "auto", "style_scale": 1.0}, ["optimizer=lbfgs", "optimizer.history=100"]))
+    run = config.validate(
+        compose(
+            {
+                "image_size": size,
+                "steps": iterations,
+                "pooling": "avg",
+                "ratio": 1e-3,
+                "content_weight": 1.0,
+                "content_layers": "paper",
+                "style_layers": "paper",
+                "tv_weight": 0,
+                "init": "content",
+                "preserve_color": "none",
+                "weights": "imagenet",
+                "conv": "auto",
+                "style_scale": 1.0,
+            },
+            ["optimizer=lbfgs", "optimizer.history=100"],
+        )
+    )
     problem = prepare(run, load_params(), Inputs(content, [style]))
     fg = compiled.value_and_grad_fn(problem.spec)
     t0 = time.perf_counter()
@@ -85,11 +101,17 @@ def worker_jax(size: int, iterations: int, repeats: int, gpu: bool, target: floa
         if len(trace) == iterations:  # the memory comparison is at equal iterations (L-BFGS history grows)
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     tuned = os.environ.get("NSTJAX_TUNE", "1") != "0"
-    return {"framework": f"nstjax ({'tuned plan' if tuned else 'fixed plan'})", "peak_rss_gb": peak,
-            "device": str(jax.devices()[0].device_kind), "compile_s": compile_s,
-            "eval_s": min(times), "eval_s_median": sorted(times)[len(times) // 2], "trace": trace,
-            "winograd_layers": len(compiled.winograd_layers(problem.spec, problem.x0.shape)),
-            "jax": jax.__version__}
+    return {
+        "framework": f"nstjax ({'tuned plan' if tuned else 'fixed plan'})",
+        "peak_rss_gb": peak,
+        "device": str(jax.devices()[0].device_kind),
+        "compile_s": compile_s,
+        "eval_s": min(times),
+        "eval_s_median": sorted(times)[len(times) // 2],
+        "trace": trace,
+        "winograd_layers": len(compiled.winograd_layers(problem.spec, problem.x0.shape)),
+        "jax": jax.__version__,
+    }
 
 
 def worker_torch(size: int, iterations: int, repeats: int, gpu: bool, target: float | None = None) -> dict:
@@ -127,31 +149,55 @@ def worker_torch(size: int, iterations: int, repeats: int, gpu: bool, target: fl
         step()
         times.append(time.perf_counter() - t0)
     result = tr.run_lbfgs(evaluate, content.astype(np.float32), iterations, history=100, device=device, trace=True)
-    return {"framework": f"PyTorch {torch.__version__} {'torch.compile' if compiled else 'eager'}", "device": device,
-            "compile_s": compile_s,
-            "eval_s": min(times), "eval_s_median": sorted(times)[len(times) // 2], "trace": result["trace"]}
+    return {
+        "framework": f"PyTorch {torch.__version__} {'torch.compile' if compiled else 'eager'}",
+        "device": device,
+        "compile_s": compile_s,
+        "eval_s": min(times),
+        "eval_s_median": sorted(times)[len(times) // 2],
+        "trace": result["trace"],
+    }
 
 
 def matmul_peak() -> float:
     """numpy's float32 matmul GFLOP/s with all cores (in a child: this process pins OpenBLAS to 1 thread)."""
-    code = ("import numpy as np, time; a = np.ones((2048, 2048), np.float32); a @ a; t = time.perf_counter()\n"
-            "for _ in range(5): a @ a\nprint(2 * 2048**3 * 5 / (time.perf_counter() - t) / 1e9)")
+    code = (
+        "import numpy as np, time; a = np.ones((2048, 2048), np.float32); a @ a; t = time.perf_counter()\n"
+        "for _ in range(5): a @ a\nprint(2 * 2048**3 * 5 / (time.perf_counter() - t) / 1e9)"
+    )
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout)
 
 
-ISA_ENV = {"native": {}, "avx2": {"XLA_FLAGS": "--xla_cpu_max_isa=AVX2", "ATEN_CPU_CAPABILITY": "avx2",
-                                   "ONEDNN_MAX_CPU_ISA": "AVX2"}}
+ISA_ENV = {
+    "native": {},
+    "avx2": {"XLA_FLAGS": "--xla_cpu_max_isa=AVX2", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
+}
 # Worker kinds: the script's worker and the environment that selects the variant.
-KINDS = {"torch": ("torch", {}), "torch.compile": ("torch", {"BENCH_TORCH_COMPILE": "1"}),
-         "jax": ("jax", {"NSTJAX_TUNE": "1"}), "jax-fixed": ("jax", {"NSTJAX_TUNE": "0"})}
+KINDS = {
+    "torch": ("torch", {}),
+    "torch.compile": ("torch", {"BENCH_TORCH_COMPILE": "1"}),
+    "jax": ("jax", {"NSTJAX_TUNE": "1"}),
+    "jax-fixed": ("jax", {"NSTJAX_TUNE": "0"}),
+}
 
 
-def spawn(kind: str, size: int, iterations: int, repeats: int, gpu: bool, target: float | None = None,
-          isa: str = "native") -> dict:
+def spawn(
+    kind: str, size: int, iterations: int, repeats: int, gpu: bool, target: float | None = None, isa: str = "native"
+) -> dict:
     worker, extra = KINDS[kind]
-    cmd = [sys.executable, __file__, "--worker", worker, "--sizes", str(size), "--iterations", str(iterations),
-           "--repeats", str(repeats)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        worker,
+        "--sizes",
+        str(size),
+        "--iterations",
+        str(iterations),
+        "--repeats",
+        str(repeats),
+    ]
     cmd += (["--gpu"] if gpu else []) + ([] if target is None else ["--target", repr(target)])
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", **extra, **ISA_ENV[isa]}
     if isa == "avx2":  # the emulation flag joins the flags nstjax would set (tuned or default)
@@ -179,8 +225,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--gpu", action="store_true")
     parser.add_argument("--out", default="bench")
-    parser.add_argument("--isas", nargs="+", default=None,
-                        help="native and/or avx2 (emulated); default: both on AVX-512")
+    parser.add_argument(
+        "--isas", nargs="+", default=None, help="native and/or avx2 (emulated); default: both on AVX-512"
+    )
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), help=f"which of {', '.join(KINDS)}")
     parser.add_argument("--worker", choices=["jax", "torch"])
     parser.add_argument("--target", type=float, help="(jax worker) continue until this loss, torch's final one")
@@ -206,8 +253,11 @@ def main() -> None:
                 reference = pair.get("torch", {})
                 target = reference.get("trace", [[0, None, 0]])[-1][1] if kind.startswith("jax") else None
                 pair[kind] = spawn(kind, size, args.iterations, args.repeats, args.gpu, target, isa)
-                print(f"{size}px {isa} {kind}: " + json.dumps({k: v for k, v in pair[kind].items() if k != "trace"}),
-                      file=sys.stderr, flush=True)
+                print(
+                    f"{size}px {isa} {kind}: " + json.dumps({k: v for k, v in pair[kind].items() if k != "trace"}),
+                    file=sys.stderr,
+                    flush=True,
+                )
             h, w = load_pair(size)[0].shape[:2]
             flop = 2 * forward_gflop(h, w)  # forward + input gradient, direct-convolution equivalent
             target = pair.get("torch", {}).get("trace", [[0, float("inf"), 0]])[-1][1]
@@ -219,41 +269,61 @@ def main() -> None:
                 full = r["trace"]
                 if kind.startswith("jax"):  # the columns below compare equal iterations; the worker may have gone on
                     r["trace"] = full[: args.iterations]
-                rows.append({"size": size, "isa": isa_name, "hw": [h, w], "framework": r["framework"],
-                             "device": r["device"],
-                             "eval_s": r["eval_s"], "gflops": flop / r["eval_s"],
-                             "peak_fraction": None if peak is None else flop / r["eval_s"] / peak,
-                             "peak_rss_gb": r.get("peak_rss_gb"), "compile_s": r["compile_s"],
-                             "iterations": len(r["trace"]), "final_loss": r["trace"][-1][1],
-                             "seconds_lbfgs": r["trace"][-1][0], "seconds_to_reference_loss": t_target,
-                             "evaluations": r["trace"][-1][2],
-                             "iterations_to_reference_loss": None if not kind.startswith("jax") else
-                             next((i + 1 for i, (_, loss, _) in enumerate(full) if loss <= target), None)})
+                rows.append(
+                    {
+                        "size": size,
+                        "isa": isa_name,
+                        "hw": [h, w],
+                        "framework": r["framework"],
+                        "device": r["device"],
+                        "eval_s": r["eval_s"],
+                        "gflops": flop / r["eval_s"],
+                        "peak_fraction": None if peak is None else flop / r["eval_s"] / peak,
+                        "peak_rss_gb": r.get("peak_rss_gb"),
+                        "compile_s": r["compile_s"],
+                        "iterations": len(r["trace"]),
+                        "final_loss": r["trace"][-1][1],
+                        "seconds_lbfgs": r["trace"][-1][0],
+                        "seconds_to_reference_loss": t_target,
+                        "evaluations": r["trace"][-1][2],
+                        "iterations_to_reference_loss": None
+                        if not kind.startswith("jax")
+                        else next((i + 1 for i, (_, loss, _) in enumerate(full) if loss <= target), None),
+                    }
+                )
             evals = {k: r["eval_s"] for k, r in pair.items() if "eval_s" in r}
             fastest_torch = min((v for k, v in evals.items() if k.startswith("torch")), default=float("nan"))
             nstjax = min((v for k, v in evals.items() if k.startswith("jax")), default=float("nan"))
             rows.append({"size": size, "isa": isa_name, "speedup_per_eval": fastest_torch / nstjax})
     machine = f"{model} ({native_isa}), {os.cpu_count()} cores" + (
-        f", numpy float32 matmul {peak:.0f} GFLOP/s" if peak else "")
+        f", numpy float32 matmul {peak:.0f} GFLOP/s" if peak else ""
+    )
     report = {"machine": machine, "iterations": args.iterations, "rows": rows}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(report, indent=2))
-    md = [f"Machine: {machine}. L-BFGS history 100, {args.iterations} iterations from the content, "
-          "tubingen × starry_night, pooling avg, ratio 1e-3.", "",
-          "| size | ISA | framework | s/eval | GFLOP/s | of peak | peak RSS GB | compile s | L-BFGS s | final loss "
-          "| s to torch's loss |",
-          "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    md = [
+        f"Machine: {machine}. L-BFGS history 100, {args.iterations} iterations from the content, "
+        "tubingen × starry_night, pooling avg, ratio 1e-3.",
+        "",
+        "| size | ISA | framework | s/eval | GFLOP/s | of peak | peak RSS GB | compile s | L-BFGS s | final loss "
+        "| s to torch's loss |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in rows:
         if "framework" in r and "error" not in r:
-            md.append(f"| {r['size']} | {r['isa']} | {r['framework']} | {r['eval_s']:.3f} | {r['gflops']:.0f} | "
-                      f"{fmt(r['peak_fraction'], '.0%')} | {fmt(r['peak_rss_gb'], '.2f')} | {r['compile_s']:.1f} | "
-                      f"{r['seconds_lbfgs']:.2f} | {r['final_loss']:.4g} | {fmt(r['seconds_to_reference_loss'], '.2f')}"
-                      + (f" ({r['iterations_to_reference_loss']} it.)" if r["iterations_to_reference_loss"] else "")
-                      + " |")
+            md.append(
+                f"| {r['size']} | {r['isa']} | {r['framework']} | {r['eval_s']:.3f} | {r['gflops']:.0f} | "
+                f"{fmt(r['peak_fraction'], '.0%')} | {fmt(r['peak_rss_gb'], '.2f')} | {r['compile_s']:.1f} | "
+                f"{r['seconds_lbfgs']:.2f} | {r['final_loss']:.4g} | {fmt(r['seconds_to_reference_loss'], '.2f')}"
+                + (f" ({r['iterations_to_reference_loss']} it.)" if r["iterations_to_reference_loss"] else "")
+                + " |"
+            )
         elif "speedup_per_eval" in r:
-            md.append(f"| {r['size']} | {r['isa']} | **nstjax's best vs the faster PyTorch, per evaluation** | "
-                      f"**{r['speedup_per_eval']:.2f}×** | | | | | | | |")
+            md.append(
+                f"| {r['size']} | {r['isa']} | **nstjax's best vs the faster PyTorch, per evaluation** | "
+                f"**{r['speedup_per_eval']:.2f}×** | | | | | | | |"
+            )
         else:
             md.append(f"| {r['size']} | {r['isa']} | {r['framework']} | error: {r['error']} | | | | | | | |")
     (out / "bench.md").write_text("\n".join(md) + "\n")

@@ -26,8 +26,12 @@ from nstjax.run import config
 from nstjax.run.experiments import compose
 from nstjax.run.runner import Inputs, prepare
 
-VARIANTS = {"gram": [], "remd": ["style_loss=remd"], "cx": ["style_loss=cx"],
-            "gram + self_similarity": ["content_loss=self_similarity"]}
+VARIANTS = {
+    "gram": [],
+    "remd": ["style_loss=remd"],
+    "cx": ["style_loss=cx"],
+    "gram + self_similarity": ["content_loss=self_similarity"],
+}
 
 
 def cpu_name() -> str:
@@ -72,14 +76,18 @@ def main() -> None:
             seconds[name].append(time.perf_counter() - t0)
             cpu[name].append(cpu_seconds() - c0)
     base, base_cpu = statistics.median(seconds["gram"]), statistics.median(cpu["gram"])
-    print(f"\n{args.size} px, {cpu_name()}, {jax.device_count()} device(s), {args.rounds} alternating rounds, "
-          f"load average {os.getloadavg()[0]:.1f}\n")
+    print(
+        f"\n{args.size} px, {cpu_name()}, {jax.device_count()} device(s), {args.rounds} alternating rounds, "
+        f"load average {os.getloadavg()[0]:.1f}\n"
+    )
     print("| objective | wall s / evaluation (median) | min … max | × gram | CPU s / evaluation (median) | × gram |")
     print("|---|---|---|---|---|---|")
     for name, ts in seconds.items():
         c = statistics.median(cpu[name])
-        print(f"| {name} | {statistics.median(ts):.3f} | {min(ts):.3f} … {max(ts):.3f} | "
-              f"{statistics.median(ts) / base:.2f} | {c:.2f} | {c / base_cpu:.2f} |")
+        print(
+            f"| {name} | {statistics.median(ts):.3f} | {min(ts):.3f} … {max(ts):.3f} | "
+            f"{statistics.median(ts) / base:.2f} | {c:.2f} | {c / base_cpu:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,18 @@ RATIOS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
 
 
 def run_config(size: int, steps: int, *overrides: str):
-    return validate(compose({"content": PAPER_IMAGES / "tubingen.jpg", "style": PAPER_IMAGES / "starry_night.jpg",
-                             "image_size": size, "steps": steps, "progress": "false"}, list(overrides)))
+    return validate(
+        compose(
+            {
+                "content": PAPER_IMAGES / "tubingen.jpg",
+                "style": PAPER_IMAGES / "starry_night.jpg",
+                "image_size": size,
+                "steps": steps,
+                "progress": "false",
+            },
+            list(overrides),
+        )
+    )
 
 
 def bench_batch(params, size: int, n: int, steps: int, tmp: Path) -> dict:
@@ -46,10 +56,18 @@ def bench_batch(params, size: int, n: int, steps: int, tmp: Path) -> dict:
     together = batch.stylize_batch(runs, params, [tmp / f"bat{i}" for i in range(n)])
     bat_s = time.perf_counter() - t0
     rel = max(abs(b["loss"]["total"] / s["loss"]["total"] - 1) for b, s in zip(together, one, strict=True))
-    return {"size": size, "runs": n, "steps": steps, "sequential_s": seq_s, "batched_s": bat_s,
-            "speedup": seq_s / bat_s, "batched_compile_s": warm[0]["seconds_compile"],
-            "evaluations_sequential": sum(s["evaluations"] for s in one),
-            "evaluations_batched_max": max(b["evaluations"] for b in together), "max_loss_rel_diff": rel}
+    return {
+        "size": size,
+        "runs": n,
+        "steps": steps,
+        "sequential_s": seq_s,
+        "batched_s": bat_s,
+        "speedup": seq_s / bat_s,
+        "batched_compile_s": warm[0]["seconds_compile"],
+        "evaluations_sequential": sum(s["evaluations"] for s in one),
+        "evaluations_batched_max": max(b["evaluations"] for b in together),
+        "max_loss_rel_diff": rel,
+    }
 
 
 def bench_scales(params, scales: list[int], steps: int, init: str, tmp: Path) -> dict:
@@ -61,11 +79,17 @@ def bench_scales(params, scales: list[int], steps: int, init: str, tmp: Path) ->
     earlier = sum(s["seconds_optimize"] for s in summary["scales"][:-1])
     rows = [json.loads(line) for line in (tmp / "scales" / "metrics.jsonl").read_text().splitlines()]
     reached = next((r for r in rows if r["total"] <= target), None)
-    return {"scales": scales, "steps_per_scale": steps, "init": init, "single_s": single["seconds_optimize"],
-            "single_loss": target,
-            "coarse_stages_s": earlier, "fine_loss": summary["loss"]["total"],
-            "time_to_single_loss_s": None if reached is None else earlier + reached["seconds"],
-            "fine_steps_to_single_loss": None if reached is None else reached["step"]}
+    return {
+        "scales": scales,
+        "steps_per_scale": steps,
+        "init": init,
+        "single_s": single["seconds_optimize"],
+        "single_loss": target,
+        "coarse_stages_s": earlier,
+        "fine_loss": summary["loss"]["total"],
+        "time_to_single_loss_s": None if reached is None else earlier + reached["seconds"],
+        "fine_steps_to_single_loss": None if reached is None else reached["step"],
+    }
 
 
 def main() -> None:
@@ -88,19 +112,31 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweeps.json").write_text(json.dumps({"batch": b, "scales": scales}, indent=2))
-    md = [] if b is None else [
-        f"Batched sweep: {b['runs']} ratios at {b['size']} px, {b['steps']} L-BFGS steps each: one after another "
-        f"{b['sequential_s']:.1f} s, as one batch {b['batched_s']:.1f} s (**{b['speedup']:.2f}×** throughput; "
-        f"final losses within {b['max_loss_rel_diff']:.1e} of the sequential runs).", ""]
+    md = (
+        []
+        if b is None
+        else [
+            f"Batched sweep: {b['runs']} ratios at {b['size']} px, {b['steps']} L-BFGS steps each: one after another "
+            f"{b['sequential_s']:.1f} s, as one batch {b['batched_s']:.1f} s (**{b['speedup']:.2f}×** throughput; "
+            f"final losses within {b['max_loss_rel_diff']:.1e} of the sequential runs).",
+            "",
+        ]
+    )
     for s in scales:
         t = s["time_to_single_loss_s"]
-        md.append(f"Coarse-to-fine {s['scales']} from {s['init']}, {s['steps_per_scale']} steps per scale: the "
-                  f"single-scale run ({s['steps_per_scale']} steps at {s['scales'][-1]} px) ends at "
-                  f"{s['single_loss']:.4g} "
-                  f"after {s['single_s']:.1f} s; coarse-to-fine reaches it after "
-                  + (f"**{t:.1f} s** ({s['coarse_stages_s']:.1f} s of coarse stages + {s['fine_steps_to_single_loss']} "
-                     "fine steps)" if t is not None
-                     else f"never within its {s['steps_per_scale']} fine steps (ends at {s['fine_loss']:.4g})") + ".")
+        md.append(
+            f"Coarse-to-fine {s['scales']} from {s['init']}, {s['steps_per_scale']} steps per scale: the "
+            f"single-scale run ({s['steps_per_scale']} steps at {s['scales'][-1]} px) ends at "
+            f"{s['single_loss']:.4g} "
+            f"after {s['single_s']:.1f} s; coarse-to-fine reaches it after "
+            + (
+                f"**{t:.1f} s** ({s['coarse_stages_s']:.1f} s of coarse stages + {s['fine_steps_to_single_loss']} "
+                "fine steps)"
+                if t is not None
+                else f"never within its {s['steps_per_scale']} fine steps (ends at {s['fine_loss']:.4g})"
+            )
+            + "."
+        )
     (out / "sweeps.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 

@@ -1,6 +1,6 @@
 """Loss per second of each `optimizer=` on the paper's pair: the measurement behind the default.
 
-    python scripts/compare_optimizers.py [--size 128] [--steps 20]
+python scripts/compare_optimizers.py [--size 128] [--steps 20]
 """
 
 from __future__ import annotations
@@ -30,8 +30,12 @@ def main() -> None:
     print(f"| optimizer | loss after {args.steps} iterations | evaluations | seconds per iteration |")
     print("| --- | --- | --- | --- |")
     for name in OPTIMIZERS:
-        run = config.validate(compose({"content": IMAGES / "tubingen.jpg", "style": IMAGES / "starry_night.jpg",
-                                       "image_size": args.size}, [f"optimizer={name}"]))
+        run = config.validate(
+            compose(
+                {"content": IMAGES / "tubingen.jpg", "style": IMAGES / "starry_night.jpg", "image_size": args.size},
+                [f"optimizer={name}"],
+            )
+        )
         problem = prepare(run, params_for("imagenet"))
         fg = compiled.value_and_grad_fn(problem.spec)
         jax.block_until_ready(fg(problem.data, problem.x0))

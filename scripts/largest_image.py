@@ -69,8 +69,15 @@ def main() -> None:
         # Per device: the program's share, and L-BFGS's buffers split with the image's rows.
         per_device_pixel = per_pixel + lbfgs_per_pixel / devices
         for gb in (80,):
-            rows.append({"devices": devices, "memory_gb": gb, "program_bytes_per_pixel": per_pixel,
-                         "fixed_bytes": fixed, "largest_side": largest(fixed, per_device_pixel, gb * 1e9)})
+            rows.append(
+                {
+                    "devices": devices,
+                    "memory_gb": gb,
+                    "program_bytes_per_pixel": per_pixel,
+                    "fixed_bytes": fixed,
+                    "largest_side": largest(fixed, per_device_pixel, gb * 1e9),
+                }
+            )
     from nstjax.run import resources
 
     cpu_per_pixel = resources.BYTES_PER_PIXEL + 2 * args.history * 3 * 4

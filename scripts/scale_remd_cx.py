@@ -68,9 +68,10 @@ def main() -> None:
             runner.stylize(run, params, out, problem=problem)
         mse, ss = content_terms(params, small_c, np.asarray(problem.result))
         rows.append((style, ratios["remd"], ratios["cx"], mse / ss))
-        print(f"{style}: gram/remd {ratios['remd']:.3g}, gram/cx {ratios['cx']:.3g}, "
-              f"mse/self_similarity {mse / ss:.3g}",
-              flush=True)
+        print(
+            f"{style}: gram/remd {ratios['remd']:.3g}, gram/cx {ratios['cx']:.3g}, mse/self_similarity {mse / ss:.3g}",
+            flush=True,
+        )
     for i, what in enumerate(("gram/remd", "gram/cx", "mse/self_similarity"), 1):
         print(f"median {what}: {statistics.median(r[i] for r in rows):.3g}")
 

@@ -15,8 +15,11 @@ import torch.nn.functional as F
 
 BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
 BGR_MEAN = torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
-ORDER = [n for b, (_, c) in enumerate(BLOCKS, 1) for n in
-         [x for i in range(1, c + 1) for x in (f"conv{b}_{i}", f"relu{b}_{i}")] + [f"pool{b}"]]
+ORDER = [
+    n
+    for b, (_, c) in enumerate(BLOCKS, 1)
+    for n in [x for i in range(1, c + 1) for x in (f"conv{b}_{i}", f"relu{b}_{i}")] + [f"pool{b}"]
+]
 
 
 class TorchVGG19(torch.nn.Module):
@@ -24,8 +27,10 @@ class TorchVGG19(torch.nn.Module):
         super().__init__()
         self.pooling = pooling
         # HWIO (Keras) -> OIHW (torch)
-        self.w = {k: torch.from_numpy(np.ascontiguousarray(v["kernel"].transpose(3, 2, 0, 1))).to(device)
-                  for k, v in params.items()}
+        self.w = {
+            k: torch.from_numpy(np.ascontiguousarray(v["kernel"].transpose(3, 2, 0, 1))).to(device)
+            for k, v in params.items()
+        }
         self.b = {k: torch.from_numpy(np.asarray(v["bias"])).to(device) for k, v in params.items()}
         self.mean = BGR_MEAN.to(device)
 
@@ -63,9 +68,18 @@ def gram(f: torch.Tensor) -> torch.Tensor:
 class Objective:
     """α·½Σ(F−P)² + β·Σ_l w_l/(4N²M²)Σ(G−A)², the paper's definitions."""
 
-    def __init__(self, params, content: np.ndarray, style: np.ndarray, content_layers=("relu4_2",),
-                 style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), pooling="avg",
-                 alpha=1.0, beta=1e3, device: str = "cpu"):
+    def __init__(
+        self,
+        params,
+        content: np.ndarray,
+        style: np.ndarray,
+        content_layers=("relu4_2",),
+        style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+        pooling="avg",
+        alpha=1.0,
+        beta=1e3,
+        device: str = "cpu",
+    ):
         self.net = TorchVGG19(params, pooling, device)
         self.cl, self.sl, self.alpha, self.beta = tuple(content_layers), tuple(style_layers), alpha, beta
         self.layers = self.cl + self.sl
@@ -88,8 +102,15 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.asarray(image, np.float32).transpose(2, 0, 1)[None].copy())
 
 
-def run_lbfgs(objective: Objective, x0: np.ndarray, steps: int, history: int = 100, device: str = "cpu",
-              trace: bool = False, max_eval: int | None = None) -> dict:
+def run_lbfgs(
+    objective: Objective,
+    x0: np.ndarray,
+    steps: int,
+    history: int = 100,
+    device: str = "cpu",
+    trace: bool = False,
+    max_eval: int | None = None,
+) -> dict:
     """A straightforward torch L-BFGS: strong Wolfe line search, the given history, torch's other defaults.
     ``max_eval``: evaluations for the whole run (torch's default, 1.25·steps, can end it before ``steps``).
 
@@ -98,8 +119,14 @@ def run_lbfgs(objective: Objective, x0: np.ndarray, steps: int, history: int = 1
     """
     x = to_tensor(x0).to(device).requires_grad_(True)
     # Traced: max_eval 25 per iteration (untraced, torch's default 1.25·max_iter for the whole run).
-    opt = torch.optim.LBFGS([x], lr=1, max_iter=1 if trace else steps, max_eval=25 if trace else max_eval,
-                            history_size=history, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [x],
+        lr=1,
+        max_iter=1 if trace else steps,
+        max_eval=25 if trace else max_eval,
+        history_size=history,
+        line_search_fn="strong_wolfe",
+    )
     evals, points = 0, []
 
     def closure():
@@ -121,5 +148,12 @@ def run_lbfgs(objective: Objective, x0: np.ndarray, steps: int, history: int = 1
     if trace:  # opt.step returns the loss before its iteration: end on the loss after the last one
         points.append((seconds, float(loss), evals))
     state = opt.state[opt._params[0]]
-    return {"loss": float(loss), **terms, "evaluations": evals, "iterations": int(state["n_iter"]),
-            "seconds": seconds, "image": x.detach()[0].cpu().numpy().transpose(1, 2, 0), "trace": points}
+    return {
+        "loss": float(loss),
+        **terms,
+        "evaluations": evals,
+        "iterations": int(state["n_iter"]),
+        "seconds": seconds,
+        "image": x.detach()[0].cpu().numpy().transpose(1, 2, 0),
+        "trace": points,
+    }

@@ -55,8 +55,12 @@ def pair_128(images_dir):
 @pytest.fixture(scope="session")
 def pair64(images_dir) -> list[str]:
     """The overrides of the suite's small run: tubingen in the style of starry_night at 64 px."""
-    return [f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}", "image_size=64",
-            "progress=false"]
+    return [
+        f"content={images_dir / 'tubingen.jpg'}",
+        f"style={images_dir / 'starry_night.jpg'}",
+        "image_size=64",
+        "progress=false",
+    ]
 
 
 @pytest.fixture(scope="session")

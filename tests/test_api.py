@@ -24,8 +24,15 @@ def test_stylize_from_a_notebook(tmp_path, pair_128, images_dir, monkeypatch, co
     assert list(tmp_path.iterdir()) == []  # no out_dir: nothing written
     # Paths work too, files only where asked; the second call (other weights, same shapes) builds no program.
     compilations.clear()
-    again = nstjax.stylize(images_dir / "tubingen.jpg", str(images_dir / "starry_night.jpg"), out_dir=tmp_path / "run",
-                           image_size=64, steps=3, pooling="max", ratio=1e-2)
+    again = nstjax.stylize(
+        images_dir / "tubingen.jpg",
+        str(images_dir / "starry_night.jpg"),
+        out_dir=tmp_path / "run",
+        image_size=64,
+        steps=3,
+        pooling="max",
+        ratio=1e-2,
+    )
     assert (tmp_path / "run" / "final.png").exists() and (tmp_path / "run" / "summary.json").exists()
     assert again.summary["loss"]["total"] != result.summary["loss"]["total"]
     assert compilations == [], compilations
@@ -36,11 +43,14 @@ def test_stylize_from_a_notebook(tmp_path, pair_128, images_dir, monkeypatch, co
     assert scored == pytest.approx(result.metrics, rel=1e-5)
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"pooling": "median"}, "pooling must be one of max, avg, l2, blur"),
-    ({"steps": float("inf")}, "steps must be finite"),
-    ({"colour": 1}, "unknown key 'colour'"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"pooling": "median"}, "pooling must be one of max, avg, l2, blur"),
+        ({"steps": float("inf")}, "steps must be finite"),
+        ({"colour": 1}, "unknown key 'colour'"),
+    ],
+)
 def test_bad_overrides_raise_value_error_with_the_cli_message(pair_128, overrides, message):
     content, style = pair_128
     with pytest.raises(ValueError, match=message) as info:
@@ -49,8 +59,9 @@ def test_bad_overrides_raise_value_error_with_the_cli_message(pair_128, override
 
 
 def test_help_shows_usage_examples_groups_and_every_key():
-    r = subprocess.run([sys.executable, "-m", "nstjax.cli", "--help"], capture_output=True, text=True,
-                       env={**os.environ})
+    r = subprocess.run(
+        [sys.executable, "-m", "nstjax.cli", "--help"], capture_output=True, text=True, env={**os.environ}
+    )
     assert r.returncode == 0, r.stderr
     text = r.stdout
     assert text.startswith("nstjax: optimisation-based neural style transfer")

@@ -19,20 +19,33 @@ from nstjax.run.runner import stylize
 
 
 def runs_of(images_dir, *variants):
-    base = [f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}", "image_size=64",
-            "steps=6", "progress=false"]
+    base = [
+        f"content={images_dir / 'tubingen.jpg'}",
+        f"style={images_dir / 'starry_night.jpg'}",
+        "image_size=64",
+        "steps=6",
+        "progress=false",
+    ]
     return [validate(compose_cfg(*base, *v)) for v in variants]
 
 
 def test_grouping_by_what_the_compiled_program_shares(images_dir):
-    runs = runs_of(images_dir, ["ratio=1e-3"], ["ratio=1e-2", "init=noise"], ["tv_weight=10", "seed=3"],
-                   ["pooling=max"], ["optimizer=adam"], ["ratio=1e-4", "style_layer_weights=[1,1,1,1,0]"])
+    runs = runs_of(
+        images_dir,
+        ["ratio=1e-3"],
+        ["ratio=1e-2", "init=noise"],
+        ["tv_weight=10", "seed=3"],
+        ["pooling=max"],
+        ["optimizer=adam"],
+        ["ratio=1e-4", "style_layer_weights=[1,1,1,1,0]"],
+    )
     assert batch.group(runs) == [[0, 1, 2, 5], [3], [4]]
 
 
 def test_batch_equals_runs_one_after_another(params, images_dir, tmp_path):
-    runs = runs_of(images_dir, ["ratio=1e-3"], ["ratio=1e-2", "init=noise"],
-                   ["tv_weight=100", "style_layer_weights=[2,1,1,1,0]"])
+    runs = runs_of(
+        images_dir, ["ratio=1e-3"], ["ratio=1e-2", "init=noise"], ["tv_weight=100", "style_layer_weights=[2,1,1,1,0]"]
+    )
     batched = batch.stylize_batch(runs, params, [tmp_path / f"b{i}" for i in range(3)])
     for i, (run, b) in enumerate(zip(runs, batched, strict=True)):
         s = stylize(run, params, tmp_path / f"s{i}")
@@ -42,11 +55,15 @@ def test_batch_equals_runs_one_after_another(params, images_dir, tmp_path):
         # (cubic interpolation) carry that to ~1e-4 after the first step and ~3e-3 after the sixth.
         for term in ("total", "content", "style", "tv"):
             assert b["loss"][term] == pytest.approx(s["loss"][term], rel=5e-3), (i, term)
-        diff = np.abs(np.asarray(Image.open(tmp_path / f"b{i}" / "final.png"), float)
-                      - np.asarray(Image.open(tmp_path / f"s{i}" / "final.png"), float))
+        diff = np.abs(
+            np.asarray(Image.open(tmp_path / f"b{i}" / "final.png"), float)
+            - np.asarray(Image.open(tmp_path / f"s{i}" / "final.png"), float)
+        )
         assert diff.max() <= 2
         logged = [json.loads(line) for line in (tmp_path / f"b{i}" / "metrics.jsonl").read_text().splitlines()]
-        assert [m["step"] for m in logged] == list(range(1, 7)) and logged[-1]["total"] == pytest.approx(b["loss"]["total"])
+        assert [m["step"] for m in logged] == list(range(1, 7)) and logged[-1]["total"] == pytest.approx(
+            b["loss"]["total"]
+        )
     # Different weights and starts really were different problems.
     assert len({round(b["loss"]["total"]) for b in batched}) == 3
 
@@ -56,11 +73,29 @@ def test_batched_launcher_runs_a_sweep(tmp_path, images_dir):
     one alone; Adam's one by one (the lockstep is L-BFGS's)."""
     out = tmp_path / "sweep"
     env = {**os.environ, "WANDB_MODE": "disabled"}
-    r = subprocess.run([sys.executable, "-m", "nstjax.cli", "-m", "hydra/launcher=nstjax_batched",
-                        "hydra.launcher.max_batch=2", f"content={images_dir / 'tubingen.jpg'}",
-                        f"style={images_dir / 'starry_night.jpg'}", "ratio=1e-3,1e-2,1e-1", "optimizer=lbfgs,adam",
-                        "image_size=64", "steps=3", "progress=false", f"hydra.sweep.dir={out}"],
-                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nstjax.cli",
+            "-m",
+            "hydra/launcher=nstjax_batched",
+            "hydra.launcher.max_batch=2",
+            f"content={images_dir / 'tubingen.jpg'}",
+            f"style={images_dir / 'starry_night.jpg'}",
+            "ratio=1e-3,1e-2,1e-1",
+            "optimizer=lbfgs,adam",
+            "image_size=64",
+            "steps=3",
+            "progress=false",
+            f"hydra.sweep.dir={out}",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     seen = {}
     for job in sorted(p for p in out.iterdir() if p.is_dir()):
@@ -77,10 +112,25 @@ def test_batched_launcher_runs_a_sweep(tmp_path, images_dir):
 
 def test_batched_launcher_reports_failures_per_job(tmp_path, images_dir):
     out = tmp_path / "sweep"
-    r = subprocess.run([sys.executable, "-m", "nstjax.cli", "-m", "hydra/launcher=nstjax_batched",
-                        "content=/nonexistent/photo.jpg", f"style={images_dir / 'starry_night.jpg'}", "ratio=1e-3,1e-2",
-                        "image_size=64", "steps=1", f"hydra.sweep.dir={out}"], cwd=tmp_path, capture_output=True,
-                       text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nstjax.cli",
+            "-m",
+            "hydra/launcher=nstjax_batched",
+            "content=/nonexistent/photo.jpg",
+            f"style={images_dir / 'starry_night.jpg'}",
+            "ratio=1e-3,1e-2",
+            "image_size=64",
+            "steps=1",
+            f"hydra.sweep.dir={out}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 1 and "Traceback" not in r.stderr
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error: image not found: /nonexistent/photo.jpg")]
     assert len(errors) == 2, r.stderr

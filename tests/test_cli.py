@@ -15,8 +15,9 @@ from PIL import Image
 
 def nstjax(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, "-m", "nstjax.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "nstjax.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_default_pair_runs_without_downloads(tmp_path):
@@ -31,19 +32,24 @@ def test_default_pair_runs_without_downloads(tmp_path):
     assert str(out / "final.png") in r.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["style_layers=[relu9_9]"], "unknown layer 'relu9_9'"),
-    (["steps=-1"], "steps must be > 0"),
-    (["ratio=0"], "ratio must be > 0"),
-    (["pooling=median"], "pooling must be one of max, avg, l2, blur"),
-    (["foo=1"], "unknown key 'foo'"),
-    (["optimizer=sgd"], "optimizer must be one of adam, jaxopt, lbfgs, lbfgsb, optax_lbfgs"),
-    (["content=/nonexistent/photo.jpg"], "image not found: /nonexistent/photo.jpg"),
-    (["image_size=16"], "image_size must be at least 32"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["style_layers=[relu9_9]"], "unknown layer 'relu9_9'"),
+        (["steps=-1"], "steps must be > 0"),
+        (["ratio=0"], "ratio must be > 0"),
+        (["pooling=median"], "pooling must be one of max, avg, l2, blur"),
+        (["foo=1"], "unknown key 'foo'"),
+        (["optimizer=sgd"], "optimizer must be one of adam, jaxopt, lbfgs, lbfgsb, optax_lbfgs"),
+        (["content=/nonexistent/photo.jpg"], "image not found: /nonexistent/photo.jpg"),
+        (["image_size=16"], "image_size must be at least 32"),
+    ],
+)
 def test_bad_input_fails_with_one_line(tmp_path, args, message):
     out = tmp_path / "run"
-    r = nstjax(*args, "steps=1" if not args[0].startswith("steps") else "image_size=64", f"hydra.run.dir={out}", cwd=tmp_path)
+    r = nstjax(
+        *args, "steps=1" if not args[0].startswith("steps") else "image_size=64", f"hydra.run.dir={out}", cwd=tmp_path
+    )
     assert r.returncode != 0
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], r.stderr

@@ -30,10 +30,17 @@ def _rows(variants, n_contents=3, n_styles=4, noise=0.0, seed=0):
             shift = shifts[si] if np.ndim(shifts) else shifts
             for q in RATIOS:
                 cd = gain * 0.3 * q**0.15  # content distance 0.15 … 0.84 over the sweep (gain 1)
-                rows.append({"content": f"c{ci}", "style": f"s{si}", "variant": name, "ratio": q,
-                             "content_distance": cd,
-                             "style_gram": float(_curve(cd, scale) + shift + noise * rng.normal()),
-                             "style_swd": float(0.5 * _curve(cd, scale) + shift)})
+                rows.append(
+                    {
+                        "content": f"c{ci}",
+                        "style": f"s{si}",
+                        "variant": name,
+                        "ratio": q,
+                        "content_distance": cd,
+                        "style_gram": float(_curve(cd, scale) + shift + noise * rng.normal()),
+                        "style_swd": float(0.5 * _curve(cd, scale) + shift),
+                    }
+                )
     return rows
 
 
@@ -102,8 +109,10 @@ def test_overlap_share_hand_example():
     far = frontier.curve(np.exp([5.0, 6.0]), [1.0, 0.5])
     assert frontier.overlap_share(base, far) == 0.0 and np.isnan(frontier.overlap_share(base, None))
     # On the linear axis the same points overlap e² − e over e⁴ − 1.
-    lin = frontier.overlap_share(frontier.curve(np.exp([0.0, 1.0, 2.0]), [3.0, 2.0, 1.0], log_x=False),
-                                 frontier.curve(np.exp([1.0, 2.5, 4.0]), [2.5, 1.5, 0.5], log_x=False))
+    lin = frontier.overlap_share(
+        frontier.curve(np.exp([0.0, 1.0, 2.0]), [3.0, 2.0, 1.0], log_x=False),
+        frontier.curve(np.exp([1.0, 2.5, 4.0]), [2.5, 1.5, 0.5], log_x=False),
+    )
     assert lin == pytest.approx((np.e**2 - np.e) / (np.e**4 - 1.0), abs=1e-12)
 
 

@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from helpers import compose_cfg, image, metrics_lines, run_job, steps_logged, summary
+
 from nstjax.optim import lbfgs_device
 from nstjax.optim.lbfgs import LBFGS
 from nstjax.optim.lbfgs_device import DeviceLBFGS
@@ -20,7 +20,11 @@ from nstjax.run.runner import RunError
 def rosenbrock_fg(data, x):
     a, b = data
     f = jnp.sum(b * jnp.square(x[1:] - jnp.square(x[:-1])) + jnp.square(a - x[:-1]))
-    return f, {"f": f}, jax.grad(lambda z: jnp.sum(b * jnp.square(z[1:] - jnp.square(z[:-1])) + jnp.square(a - z[:-1])))(x)
+    return (
+        f,
+        {"f": f},
+        jax.grad(lambda z: jnp.sum(b * jnp.square(z[1:] - jnp.square(z[:-1])) + jnp.square(a - z[:-1])))(x),
+    )
 
 
 def test_device_steps_equal_host_steps_on_rosenbrock():

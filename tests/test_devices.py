@@ -17,8 +17,9 @@ FOUR = {"XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platf
 
 def nstjax(*args, cwd, env=None):
     env = {**os.environ, "NSTJAX_COMPILATION_CACHE": "0", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "nstjax.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "nstjax.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +42,7 @@ def one_device(out_dir, pair, launcher, params):
     """What the sweep gives on one device, made in this process (its compiled programs are the session's):
     the four jobs as one batch (nstjax_batched) or one by one (joblib). Returns summaries and directories."""
     from helpers import compose_cfg, run_job
+
     from nstjax.run.batch import stylize_batch
     from nstjax.run.config import validate
 
@@ -49,7 +51,7 @@ def one_device(out_dir, pair, launcher, params):
     if launcher == "nstjax_batched":
         runs = [validate(compose_cfg(*overrides, f"ratio={r}")) for r in RATIOS]
         return stylize_batch(runs, params, dirs), dirs
-    return [run_job(d, *overrides, f"ratio={r}") for d, r in zip(dirs, RATIOS)], dirs
+    return [run_job(d, *overrides, f"ratio={r}") for d, r in zip(dirs, RATIOS, strict=True)], dirs
 
 
 @pytest.mark.parametrize("launcher", ["nstjax_batched", "joblib"])
@@ -81,8 +83,10 @@ def test_spatial_sharding_splits_rows_over_four_devices_and_matches_one_device(t
     args = [*pair, "image_size=176", "steps=3", "shard=spatial", "conv=direct"]
     r = nstjax(*args, f"hydra.run.dir={tmp_path / 'four'}", cwd=tmp_path, env=FOUR)
     assert r.returncode == 0, r.stderr[-2000:]
-    runs = {"four": json.loads((tmp_path / "four" / "summary.json").read_text()),
-            "one": run_job(tmp_path / "one", *args)}  # one device: this process
+    runs = {
+        "four": json.loads((tmp_path / "four" / "summary.json").read_text()),
+        "one": run_job(tmp_path / "one", *args),
+    }  # one device: this process
     assert runs["four"]["devices"] == ["cpu:0", "cpu:1", "cpu:2", "cpu:3"] and runs["one"]["devices"] == ["cpu:0"]
     assert runs["four"]["loss"]["total"] == pytest.approx(runs["one"]["loss"]["total"], rel=1e-4)
     assert np.abs(image(tmp_path / "one" / "final.png") - image(tmp_path / "four" / "final.png")).max() <= 2
@@ -122,7 +126,9 @@ out["batch_four"] = (bfg.lower(sharding.replicate(bdata, bm), sharding.split(xs,
                      .compile().memory_analysis().temp_size_in_bytes)
 print(json.dumps(out))
 """
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **FOUR}, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **FOUR}, timeout=600
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads(r.stdout.strip().splitlines()[-1])
     assert m["rows"] < 0.6 * m["one"], m

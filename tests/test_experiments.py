@@ -9,15 +9,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import REPO
+from PIL import Image
 
 sys.path.insert(0, str(REPO / "experiments"))
 from nstjax.run.experiments import run_grid  # noqa: E402
 
-EXPERIMENTS = ["content_reconstruction", "style_reconstruction", "styles", "ratio_layers", "init",
-               "pooling_comparison", "style_losses", "blank_content", "blank_style", "black_style", "normalized"]
+EXPERIMENTS = [
+    "content_reconstruction",
+    "style_reconstruction",
+    "styles",
+    "ratio_layers",
+    "init",
+    "pooling_comparison",
+    "style_losses",
+    "blank_content",
+    "blank_style",
+    "black_style",
+    "normalized",
+]
 
 
 def small(grid):
@@ -45,12 +55,14 @@ def test_experiment_runs_small(name, tmp_path, images_dir, params):
     assert figure.std() > 10  # drawn, not blank
     configs = [json.dumps(cell["config"], sort_keys=True) for cell in record["cells"]]
     assert len(set(configs)) == len(configs)  # no two cells are the same run
-    for cell, spec, expected in zip(record["cells"], grid.cells, steps):
+    for cell, spec, expected in zip(record["cells"], grid.cells, steps, strict=True):
         summary = json.loads((Path(cell["dir"]) / "summary.json").read_text())
         assert cell["config"]["image_size"] == 64 and summary["image_size"][1] == 64
         # Every step taken, unless the optimiser found a stationary point first (black_style's first cell
         # starts at its optimum).
-        assert cell["steps"] == expected or (summary["converged_early"] and 1 <= cell["steps"] < expected), cell["steps"]
+        assert cell["steps"] == expected or (summary["converged_early"] and 1 <= cell["steps"] < expected), cell[
+            "steps"
+        ]
         assert len((Path(cell["dir"]) / "metrics.jsonl").read_text().splitlines()) == cell["steps"]
         assert all(np.isfinite(v) for v in cell["loss"].values())
         assert set(cell["metrics"]) == {"content_distance", "style_gram", "style_swd", "colour"}

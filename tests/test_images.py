@@ -105,8 +105,12 @@ def displayed(img: Image.Image) -> np.ndarray:
     return np.round(colour).astype(np.uint8)
 
 
-@given(mode=st.sampled_from(["L", "LA", "RGB", "RGBA", "P", "I;16", "CMYK", "1"]),
-       h=st.integers(1, 40), w=st.integers(1, 40), seed=st.integers(0, 2**16))
+@given(
+    mode=st.sampled_from(["L", "LA", "RGB", "RGBA", "P", "I;16", "CMYK", "1"]),
+    h=st.integers(1, 40),
+    w=st.integers(1, 40),
+    seed=st.integers(0, 2**16),
+)
 def test_any_mode_loads_as_the_rgb_it_displays(tmp_path_factory, mode, h, w, seed):
     rng = np.random.default_rng(seed)
     rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)

@@ -50,8 +50,9 @@ DISPLAYED = {"PNG": (48, 64), "JPEG": (64, 48), "WEBP": (64, 48), "TIFF": (48, 6
 
 def nstjax_cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "nstjax.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "nstjax.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def one_error_line(stderr: str) -> str:
@@ -73,6 +74,7 @@ def prefixes(tmp_path_factory):
 
 
 # ---- every prefix of a valid file: loads, or one ImageError ------------------------------------------------------
+
 
 @pytest.mark.parametrize("fmt", FILES)
 @given(cut=st.one_of(st.integers(0, 400), st.integers(0, max(map(len, FILES.values())))))
@@ -120,12 +122,16 @@ def test_a_truncated_png_is_refused_while_reading_its_shape(tmp_path):
 
 # ---- through the real CLI: a handful of prefixes, as content and as style ----------------------------------------
 
-@pytest.mark.parametrize("fmt, role, cut, name", [
-    ("PNG", "content", 0.7, "cut.jpg"),  # a truncated PNG named .jpg (the issue's case 1)
-    ("JPEG", "style", 0.6, "cut.jpg"),
-    ("WEBP", "content", 0.4, "cut.webp"),
-    ("TIFF", "style", 100, "cut.tif"),  # half its directory: Pillow warns "Truncated File Read" before it gives up
-])
+
+@pytest.mark.parametrize(
+    "fmt, role, cut, name",
+    [
+        ("PNG", "content", 0.7, "cut.jpg"),  # a truncated PNG named .jpg (the issue's case 1)
+        ("JPEG", "style", 0.6, "cut.jpg"),
+        ("WEBP", "content", 0.4, "cut.webp"),
+        ("TIFF", "style", 100, "cut.tif"),  # half its directory: Pillow warns "Truncated File Read" before it gives up
+    ],
+)
 def test_a_truncated_file_through_the_cli_is_one_error_line(tmp_path, fmt, role, cut, name):
     data = FILES[fmt]
     (tmp_path / name).write_bytes(data[: int(len(data) * cut) if cut < 1 else cut])
@@ -139,15 +145,26 @@ def test_a_truncated_file_through_the_cli_is_one_error_line(tmp_path, fmt, role,
 
 # ---- the issue's other cases ----------------------------------------------------------------------------------------
 
+
 def test_too_few_rows_per_device_is_one_error_line_before_any_work(tmp_path):
     """shard=spatial, four (forced CPU) devices, a 128 px landscape image: 96 rows, 32 per device needed."""
     Image.fromarray(np.full((120, 160, 3), 128, np.uint8)).save(tmp_path / "land.png")
     out = tmp_path / "run"
-    r = nstjax_cli("content=land.png", "style=land.png", "image_size=128", "shard=spatial", "steps=1",
-                   f"hydra.run.dir={out}", cwd=tmp_path, env=FOUR)
+    r = nstjax_cli(
+        "content=land.png",
+        "style=land.png",
+        "image_size=128",
+        "shard=spatial",
+        "steps=1",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+        env=FOUR,
+    )
     assert r.returncode == 1
-    assert one_error_line(r.stderr) == ("error: shard=spatial: the image has 96 rows, too few for 4 devices "
-                                        "(32 rows each at least); use a larger image_size or shard=none")
+    assert one_error_line(r.stderr) == (
+        "error: shard=spatial: the image has 96 rows, too few for 4 devices "
+        "(32 rows each at least); use a larger image_size or shard=none"
+    )
     assert not out.exists()
 
 
@@ -193,8 +210,14 @@ def test_unquoted_non_ascii_paths_reach_the_image_reader(unicode_dirs):
     """Unquoted, as a new user types them: the content is read (it is valid), then the style is refused by name
     (it is truncated), so both paths went through Hydra intact; no Hydra lexer error."""
     out = unicode_dirs / "输出 一"
-    r = nstjax_cli("content=dir with spaces ü/ç.png", "style=照片/我的 照片.jpg", "image_size=64", "steps=1",
-                   f"hydra.run.dir={out}", cwd=unicode_dirs)
+    r = nstjax_cli(
+        "content=dir with spaces ü/ç.png",
+        "style=照片/我的 照片.jpg",
+        "image_size=64",
+        "steps=1",
+        f"hydra.run.dir={out}",
+        cwd=unicode_dirs,
+    )
     assert r.returncode == 1
     assert one_error_line(r.stderr).startswith(f"error: {TRUNCATED}")
     assert not out.exists()
@@ -241,6 +264,7 @@ def test_report_and_tune_arguments_fail_in_one_line(tmp_path, capsys):
 
 # ---- the quoting itself ---------------------------------------------------------------------------------------------
 
+
 def parsed(arg: str):
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -264,20 +288,23 @@ def test_a_path_typed_unquoted_reads_as_that_path(text):
     assert parsed(arg) == text
 
 
-@pytest.mark.parametrize("arg, value", [
-    ("content=照片/我的 照片.jpg", "照片/我的 照片.jpg"),
-    ("content=dir with spaces ü/ç.png", "dir with spaces ü/ç.png"),
-    ("content=photo (1).jpg", "photo (1).jpg"),
-    ("content=2024", "2024"),  # a file named 2024, not the number
-    ("content=null", None),
-    ("content='my photo.jpg'", "my photo.jpg"),  # quoted by its user: kept
-    ("style=[a.jpg,照片.jpg]", ["a.jpg", "照片.jpg"]),
-    ("style_masks=[天空.png, 地面.png]", ["天空.png", "地面.png"]),
-    ("style=a.jpg,照片.jpg", ("sweep", ["a.jpg", "照片.jpg"])),
-    ("style=choice(a.jpg,é.jpg)", ("sweep", ["a.jpg", "é.jpg"])),
-    ("contents=[照片/一.jpg,照片/二.jpg]", ["照片/一.jpg", "照片/二.jpg"]),  # nstjax-compare's keys
-    ("hydra.run.dir=输出/${now:%H}", "输出/${now:%H}"),
-])
+@pytest.mark.parametrize(
+    "arg, value",
+    [
+        ("content=照片/我的 照片.jpg", "照片/我的 照片.jpg"),
+        ("content=dir with spaces ü/ç.png", "dir with spaces ü/ç.png"),
+        ("content=photo (1).jpg", "photo (1).jpg"),
+        ("content=2024", "2024"),  # a file named 2024, not the number
+        ("content=null", None),
+        ("content='my photo.jpg'", "my photo.jpg"),  # quoted by its user: kept
+        ("style=[a.jpg,照片.jpg]", ["a.jpg", "照片.jpg"]),
+        ("style_masks=[天空.png, 地面.png]", ["天空.png", "地面.png"]),
+        ("style=a.jpg,照片.jpg", ("sweep", ["a.jpg", "照片.jpg"])),
+        ("style=choice(a.jpg,é.jpg)", ("sweep", ["a.jpg", "é.jpg"])),
+        ("contents=[照片/一.jpg,照片/二.jpg]", ["照片/一.jpg", "照片/二.jpg"]),  # nstjax-compare's keys
+        ("hydra.run.dir=输出/${now:%H}", "输出/${now:%H}"),
+    ],
+)
 def test_path_keys_are_quoted_keeping_hydras_syntax(arg, value):
     (quoted,) = cli.quote_path_overrides([arg])
     assert parsed(quoted) == value

@@ -58,5 +58,7 @@ def test_total_loss_weights_terms(feats):
     grams = {"b": {"second": jnp.zeros((8, 8))}}
     total, terms = losses.total_loss(feats, image, targets, grams, {"b": 1.0}, losses.Weights(2.0, 3.0, 5.0))
     assert set(terms) == {"content", "style", "tv"}
-    assert float(total) == pytest.approx(2 * float(terms["content"]) + 3 * float(terms["style"]) + 5 * float(terms["tv"]), rel=1e-6)
+    assert float(total) == pytest.approx(
+        2 * float(terms["content"]) + 3 * float(terms["style"]) + 5 * float(terms["tv"]), rel=1e-6
+    )
     assert float(terms["content"]) > 0 and float(terms["style"]) > 0

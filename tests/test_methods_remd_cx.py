@@ -32,8 +32,9 @@ def points(seed: int, m: int = 300, n: int = 8, shift: float = 0.0) -> jax.Array
 
 
 # Each compiled once (op-by-op dispatch would compile every primitive for every new shape).
-distance = {name: jax.jit(lambda x, t, key, name=name: STYLE_LOSSES[name].distance(x, t, None, key))
-            for name in ("remd", "cx")}
+distance = {
+    name: jax.jit(lambda x, t, key, name=name: STYLE_LOSSES[name].distance(x, t, None, key)) for name in ("remd", "cx")
+}
 describe = {name: jax.jit(STYLE_LOSSES[name].describe) for name in ("remd", "cx")}
 
 
@@ -46,6 +47,7 @@ def cx(x, y, key=KEY):
 
 
 # --- remd ----------------------------------------------------------------------------------------------
+
 
 def test_relaxed_emd_is_zero_for_identical_sets_and_ignores_the_order_of_positions():
     x, y = points(0), points(1, shift=0.5)
@@ -96,6 +98,7 @@ def test_blending_two_styles_is_the_statistic_of_their_union():
 
 # --- self-similarity content loss ----------------------------------------------------------------------
 
+
 def test_self_similarity_is_zero_at_the_content_and_ignores_each_positions_norm():
     rng = np.random.default_rng(8)
     p = {"relu4_2": jnp.asarray(np.abs(rng.normal(size=(40, 40, 16))), jnp.float32)}  # 1600 positions: sampled
@@ -111,6 +114,7 @@ def test_self_similarity_is_zero_at_the_content_and_ignores_each_positions_norm(
 
 
 # --- cx ------------------------------------------------------------------------------------------------
+
 
 def test_cx_is_zero_for_identical_sets_and_ignores_the_order_of_positions():
     x, y = points(9), points(10, shift=0.5)
@@ -143,8 +147,10 @@ def test_cx_samples_large_layers_from_the_key():
 
 def test_remd_through_the_objective_is_the_joint_term_of_all_style_layers():
     rng = np.random.default_rng(15)
-    feats = {"relu1_1": jnp.asarray(np.abs(rng.normal(size=(16, 16, 4))), jnp.float32),
-             "relu2_1": jnp.asarray(np.abs(rng.normal(size=(8, 8, 6))), jnp.float32)}
+    feats = {
+        "relu1_1": jnp.asarray(np.abs(rng.normal(size=(16, 16, 4))), jnp.float32),
+        "relu2_1": jnp.asarray(np.abs(rng.normal(size=(8, 8, 6))), jnp.float32),
+    }
     targets = losses.style_summaries(STYLE_LOSSES["remd"], feats, ("relu1_1", "relu2_1"))
     assert list(targets) == ["all_style_layers"] and targets["all_style_layers"]["columns"].shape == (256, 10)
     weights = {"relu1_1": 0.5, "relu2_1": 0.5}
@@ -159,6 +165,7 @@ def test_remd_through_the_objective_is_the_joint_term_of_all_style_layers():
 
 
 # --- configuration ---------------------------------------------------------------------------------------
+
 
 def test_config_keys_and_one_line_refusals():
     assert validate(compose_cfg("style_loss=cx")).spec.style_layers == ("relu3_2", "relu4_2")
@@ -182,10 +189,17 @@ def test_config_keys_and_one_line_refusals():
 
 # --- from the CLI ----------------------------------------------------------------------------------------
 
+
 def cli(tmp_path, *args):
     env = {**os.environ, "WANDB_MODE": "disabled"}
-    return subprocess.run([sys.executable, "-m", "nstjax.cli", *args, "image_size=64", "progress=false"], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "nstjax.cli", *args, "image_size=64", "progress=false"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def logged(run_dir, term: str) -> list[float]:
@@ -194,8 +208,15 @@ def logged(run_dir, term: str) -> list[float]:
 
 def test_a_multirun_of_remd_and_cx_lowers_each_style_term(tmp_path, images_dir):
     out = tmp_path / "sweep"
-    r = cli(tmp_path, "-m", "style_loss=remd,cx", "steps=3", f"content={images_dir / 'tubingen.jpg'}",
-            f"style={images_dir / 'starry_night.jpg'}", f"hydra.sweep.dir={out}")
+    r = cli(
+        tmp_path,
+        "-m",
+        "style_loss=remd,cx",
+        "steps=3",
+        f"content={images_dir / 'tubingen.jpg'}",
+        f"style={images_dir / 'starry_night.jpg'}",
+        f"hydra.sweep.dir={out}",
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     seen = set()
     for job in sorted(p for p in out.iterdir() if p.is_dir()):
@@ -209,9 +230,16 @@ def test_a_multirun_of_remd_and_cx_lowers_each_style_term(tmp_path, images_dir):
 def test_a_self_similarity_run_lowers_its_content_term(tmp_path, images_dir):
     out = tmp_path / "run"
     # Content alone, from white noise: the self-similarity term is the whole objective.
-    r = cli(tmp_path, "content_loss=self_similarity", "style_weight=0", "init=noise", "steps=3",
-            f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}",
-            f"hydra.run.dir={out}")
+    r = cli(
+        tmp_path,
+        "content_loss=self_similarity",
+        "style_weight=0",
+        "init=noise",
+        "steps=3",
+        f"content={images_dir / 'tubingen.jpg'}",
+        f"style={images_dir / 'starry_night.jpg'}",
+        f"hydra.run.dir={out}",
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     term = logged(out, "content")
     assert len(term) == 3 and term[-1] < 0.9 * term[0], term

@@ -10,11 +10,11 @@ import sys
 import jax
 import numpy as np
 import pytest
-from PIL import Image
-
 from helpers import run_job
-from nstjax.objective import metrics
+from PIL import Image
 from test_vgg import numpy_vgg19
+
+from nstjax.objective import metrics
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +81,9 @@ def test_parity_with_an_independent_float64_computation(params, trio):
     assert ours["style_swd"] == pytest.approx(style_swd, rel=1e-3)
 
 
-def test_every_run_is_scored_by_the_same_yardstick_and_nstjax_score_reproduces_it(tmp_path, images_dir, pair64,
-                                                                                    host_run_20, capsys):
+def test_every_run_is_scored_by_the_same_yardstick_and_nstjax_score_reproduces_it(
+    tmp_path, images_dir, pair64, host_run_20, capsys
+):
     content, style = images_dir / "tubingen.jpg", images_dir / "starry_night.jpg"
     # The shared 64 px run (avg pooling, ImageNet weights), and one under another pooling, network and convention.
     run_job(tmp_path / "l2", *pair64, "steps=3", "pooling=l2", "weights=normalized", "convention=reference")
@@ -96,8 +97,9 @@ def test_every_run_is_scored_by_the_same_yardstick_and_nstjax_score_reproduces_i
             assert metrics.main(args) == 0
             scored = json.loads(capsys.readouterr().out)
         else:  # and as a command, in a process of its own
-            cli = subprocess.run([sys.executable, "-m", "nstjax.objective.metrics", *args], capture_output=True,
-                                 text=True, cwd=tmp_path)
+            cli = subprocess.run(
+                [sys.executable, "-m", "nstjax.objective.metrics", *args], capture_output=True, text=True, cwd=tmp_path
+            )
             assert cli.returncode == 0, cli.stderr
             scored = json.loads(cli.stdout)
         for key in metrics.METRICS:

@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 import pytest
-
 from helpers import compose_cfg, metrics_lines
+
 from nstjax.objective import compiled
 from nstjax.run.config import validate
 from nstjax.run.runner import prepare, stylize

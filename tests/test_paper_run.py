@@ -18,10 +18,19 @@ STEPS = 100
 @pytest.fixture(scope="module")
 def paper_run(tmp_path_factory, images_dir, params):
     out = tmp_path_factory.mktemp("paper_run")
-    cfg = compose_cfg(f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}",
-                      "image_size=128", f"steps={STEPS}", "pooling=avg", "ratio=1e-3", "tv_weight=0",
-                      "init=content", "optimizer=lbfgs", "progress=false",
-                      "ratio_size=null")  # α = 1 at 128 px: the objective README and torch_reference state
+    cfg = compose_cfg(
+        f"content={images_dir / 'tubingen.jpg'}",
+        f"style={images_dir / 'starry_night.jpg'}",
+        "image_size=128",
+        f"steps={STEPS}",
+        "pooling=avg",
+        "ratio=1e-3",
+        "tv_weight=0",
+        "init=content",
+        "optimizer=lbfgs",
+        "progress=false",
+        "ratio_size=null",
+    )  # α = 1 at 128 px: the objective README and torch_reference state
     summary = run_job(cfg, out)
     return out, summary
 
@@ -63,6 +72,7 @@ def test_as_good_as_pytorch_lbfgs(paper_run, params, pair_128):
     as many evaluations per iteration as nstjax's (25): torch's default budget for the whole run (125) can
     end it before its 100 iterations."""
     import torch_reference  # scripts/; torch is a test extra
+
     content, style = pair_128
     objective = torch_reference.Objective(params, content, style, pooling="avg", alpha=1.0, beta=1e3)
     x = torch_reference.to_tensor(content)

@@ -12,7 +12,9 @@ X = np.arange(1.0, 1.0 + 5 * 4).reshape(1, 5, 4, 1) ** 1.5  # odd height: the la
 
 
 def windows(x):
-    return [[x[0, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2, 0] for j in range(x.shape[2] // 2)] for i in range(x.shape[1] // 2)]
+    return [
+        [x[0, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2, 0] for j in range(x.shape[2] // 2)] for i in range(x.shape[1] // 2)
+    ]
 
 
 @pytest.mark.parametrize("name, reduce", [("max", np.max), ("avg", np.mean), ("l2", lambda w: np.sqrt(np.mean(w**2)))])
@@ -37,8 +39,14 @@ def test_blur_pool_is_stride_one_max_then_a_121_blur_at_stride_two():
     m = np.maximum.reduce([xp[:, :-1, :-1], xp[:, 1:, :-1], xp[:, :-1, 1:], xp[:, 1:, 1:]])
     mp = np.pad(m, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
     k = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
-    expected = np.array([[[np.sum(k[:, :, None] * mp[0, 2 * i : 2 * i + 3, 2 * j : 2 * j + 3]
-                                  , axis=(0, 1)) for j in range(4)] for i in range(4)]])
+    expected = np.array(
+        [
+            [
+                [np.sum(k[:, :, None] * mp[0, 2 * i : 2 * i + 3, 2 * j : 2 * j + 3], axis=(0, 1)) for j in range(4)]
+                for i in range(4)
+            ]
+        ]
+    )
     np.testing.assert_allclose(np.asarray(POOLING["blur"](x)), expected, rtol=1e-5, atol=1e-6)
     # A constant map stays constant.
     np.testing.assert_allclose(POOLING["blur"](np.full((1, 6, 6, 1), 2.0)), 2.0, rtol=1e-6)

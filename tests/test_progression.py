@@ -14,15 +14,34 @@ RATIOS = (1e-5, 1e-4, 1e-3, 1e-2)
 # The paper's formulas with the ImageNet weights (README's figures), and the released code's conventions
 # with the network they were made for (normalised weights, max pooling). The reference conventions with
 # the ImageNet weights do not order (the style term dominates at every ratio up to 1e-3; README says so).
-@pytest.mark.parametrize("convention, weights, pooling", [("paper", "imagenet", "avg"), ("reference", "normalized", "max")])
+@pytest.mark.parametrize(
+    "convention, weights, pooling", [("paper", "imagenet", "avg"), ("reference", "normalized", "max")]
+)
 def test_ratio_progression_is_monotonic(tmp_path, images_dir, convention, weights, pooling):
     from nstjax.objective.normalize import params_for
     from nstjax.run.batch import stylize_batch
 
-    runs = [validate(compose({"content": str(images_dir / "tubingen.jpg"), "style": str(images_dir / "composition_vii.jpg"),
-                              "image_size": 64, "steps": 60, "init": "noise", "style_layers": "upto5", "ratio": ratio,
-                              "convention": convention, "weights": weights, "pooling": pooling, "progress": False}, []))
-            for ratio in RATIOS]
+    runs = [
+        validate(
+            compose(
+                {
+                    "content": str(images_dir / "tubingen.jpg"),
+                    "style": str(images_dir / "composition_vii.jpg"),
+                    "image_size": 64,
+                    "steps": 60,
+                    "init": "noise",
+                    "style_layers": "upto5",
+                    "ratio": ratio,
+                    "convention": convention,
+                    "weights": weights,
+                    "pooling": pooling,
+                    "progress": False,
+                },
+                [],
+            )
+        )
+        for ratio in RATIOS
+    ]
     # One batch (the four ratios share everything else): the same optimisations as one by one (test_batch).
     summaries = stylize_batch(runs, params_for(weights), [tmp_path / f"{convention}_{r:g}" for r in RATIOS])
     terms = [s["loss"] for s in summaries]

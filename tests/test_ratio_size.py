@@ -15,9 +15,21 @@ from nstjax.run.experiments import compose
 
 
 def _run(images_dir, size: int, ratio_size: int | None, **extra):
-    return validate(compose({"content": str(images_dir / "tubingen.jpg"), "style": str(images_dir / "starry_night.jpg"),
-                             "image_size": size, "ratio": 1e-3, "ratio_size": ratio_size, "init": "noise",
-                             "progress": False, **extra}, []))
+    return validate(
+        compose(
+            {
+                "content": str(images_dir / "tubingen.jpg"),
+                "style": str(images_dir / "starry_night.jpg"),
+                "image_size": size,
+                "ratio": 1e-3,
+                "ratio_size": ratio_size,
+                "init": "noise",
+                "progress": False,
+                **extra,
+            },
+            [],
+        )
+    )
 
 
 def test_size_factor_is_the_area_ratio_only_where_content_sums_positions():
@@ -75,8 +87,10 @@ def test_a_run_uses_the_rescaled_weight(tmp_path, images_dir, params):
 
     from nstjax.run.batch import stylize_batch
 
-    runs = [_run(images_dir, 64, rs, content_weight=cw, style_weight=1e3, steps=5, init="content", conv="direct")
-            for rs, cw in ((512, 1.0), (None, 64.0), (None, 1.0))]
+    runs = [
+        _run(images_dir, 64, rs, content_weight=cw, style_weight=1e3, steps=5, init="content", conv="direct")
+        for rs, cw in ((512, 1.0), (None, 64.0), (None, 1.0))
+    ]
     dirs = [tmp_path / name for name in ("scaled", "raw_times_64", "raw")]
     summaries = stylize_batch(runs, params, dirs)
     assert [s["steps"] for s in summaries] == [5, 5, 5]

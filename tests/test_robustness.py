@@ -11,17 +11,17 @@ import time
 
 import numpy as np
 import pytest
+from helpers import image, metrics_lines, run_job, summary
 from hypothesis import example, given
 from hypothesis import strategies as st
 from PIL import Image
+from test_cli import nstjax
 
-from helpers import image, metrics_lines, run_job, summary
 from nstjax.io import checkpoint
 from nstjax.io.checkpoint import CheckpointError
 from nstjax.run.config import ConfigError, validate
 from nstjax.run.resources import TooLarge
 from nstjax.run.runner import RunError
-from test_cli import nstjax
 
 
 def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, pair64, host_run_20, count_evaluations):
@@ -55,8 +55,13 @@ def test_ctrl_c_saves_a_checkpoint_and_the_image(tmp_path, pair64):
     # Python's Ctrl-C handler installed explicitly: a shell that starts the tests in the background ignores
     # SIGINT, the child inherits that, and Python then never raises KeyboardInterrupt.
     cli = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\nfrom nstjax.cli import main\nmain()"
-    proc = subprocess.Popen([sys.executable, "-c", cli, *pair64, "steps=100000", f"hydra.run.dir={run_dir}"],
-                            cwd=tmp_path, stderr=subprocess.PIPE, text=True, env={**os.environ})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", cli, *pair64, "steps=100000", f"hydra.run.dir={run_dir}"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
     metrics = run_dir / "metrics.jsonl"
     deadline = time.time() + 240
     while time.time() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 3):
@@ -68,7 +73,9 @@ def test_ctrl_c_saves_a_checkpoint_and_the_image(tmp_path, pair64):
     assert (run_dir / "checkpoint.npz").exists() and (run_dir / "last.png").exists()
     interrupted = summary(run_dir)
     step = interrupted["steps"]
-    assert interrupted["status"] == "interrupted" and step >= 3 and checkpoint.step_of(run_dir / "checkpoint.npz") == step
+    assert (
+        interrupted["status"] == "interrupted" and step >= 3 and checkpoint.step_of(run_dir / "checkpoint.npz") == step
+    )
     assert interrupted["metrics"] is None  # the yardstick only for a finished run
     before = metrics_lines(run_dir)
     r = nstjax(*pair64, f"steps={step + 2}", "resume=true", f"hydra.run.dir={run_dir}", cwd=tmp_path)
@@ -82,7 +89,12 @@ def test_ctrl_c_saves_a_checkpoint_and_the_image(tmp_path, pair64):
     assert after[:step] == before[:step] and len(after) == step + 2
     new = [json.loads(line) for line in after[step:]]
     assert [n["step"] for n in new] == [step + 1, step + 2]
-    assert json.loads(before[step - 1])["evaluations"] < new[0]["evaluations"] < new[1]["evaluations"] == done["evaluations"]
+    assert (
+        json.loads(before[step - 1])["evaluations"]
+        < new[0]["evaluations"]
+        < new[1]["evaluations"]
+        == done["evaluations"]
+    )
 
 
 def test_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_image(tmp_path, pair64):
@@ -101,10 +113,26 @@ def test_too_large_for_memory_fails_before_work(tmp_path, pair64):
     assert "\n" not in str(info.value) and not (tmp_path / "run").exists()
 
 
-BASE = {"content": None, "style": None, "image_size": 64, "steps": 5, "pooling": "avg", "ratio": 1e-3,
-        "content_weight": 1.0, "content_layers": "paper", "style_layers": "paper", "tv_weight": 0.0,
-        "init": "content", "seed": 0, "preserve_color": "none", "weights": "imagenet", "conv": "auto",
-        "save_every": 0, "checkpoint_every": 0, "style_scale": 1.0}
+BASE = {
+    "content": None,
+    "style": None,
+    "image_size": 64,
+    "steps": 5,
+    "pooling": "avg",
+    "ratio": 1e-3,
+    "content_weight": 1.0,
+    "content_layers": "paper",
+    "style_layers": "paper",
+    "tv_weight": 0.0,
+    "init": "content",
+    "seed": 0,
+    "preserve_color": "none",
+    "weights": "imagenet",
+    "conv": "auto",
+    "save_every": 0,
+    "checkpoint_every": 0,
+    "style_scale": 1.0,
+}
 
 
 # Failing examples found so far, pinned: each once ended in a traceback instead of a one-line error.
@@ -115,10 +143,31 @@ BASE = {"content": None, "style": None, "image_size": 64, "steps": 5, "pooling":
 @example(key="seed", value=-1)
 @example(key="ratio", value=1e-320)  # β = α / ratio overflows
 @example(key="content_weight", value=1e39)  # beyond float32
-@given(key=st.sampled_from(["steps", "image_size", "ratio", "tv_weight", "style_scale", "seed", "pooling", "init",
-                            "style_layers", "content_layers", "content_weight"]),
-       value=st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
-                       st.text(max_size=12), st.lists(st.text(max_size=8), max_size=3), st.none(), st.booleans()))
+@given(
+    key=st.sampled_from(
+        [
+            "steps",
+            "image_size",
+            "ratio",
+            "tv_weight",
+            "style_scale",
+            "seed",
+            "pooling",
+            "init",
+            "style_layers",
+            "content_layers",
+            "content_weight",
+        ]
+    ),
+    value=st.one_of(
+        st.integers(-(10**6), 10**6),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=12),
+        st.lists(st.text(max_size=8), max_size=3),
+        st.none(),
+        st.booleans(),
+    ),
+)
 def test_validation_accepts_or_explains_in_one_line(key, value):
     try:
         run = validate({**BASE, key: value})
@@ -137,10 +186,12 @@ def test_a_writer_killed_mid_write_leaves_the_old_file_intact(tmp_path):
 
     target = tmp_path / "summary.json"
     target.write_text('{"old": true}')
-    code = ("import sys, time; sys.path.insert(0, %r)\n"
-            "from nstjax.io.atomic import write_atomic\n"
-            "def slow(f):\n    f.write(b'{\"new\": '); f.flush(); print('writing', flush=True); time.sleep(60)\n"
-            "write_atomic(%r, slow)\n") % (str(__import__("nstjax").__path__[0] + "/.."), str(target))
+    code = (  # noqa: UP031 (the child's source holds braces; %r quotes the paths for it)
+        "import sys, time; sys.path.insert(0, %r)\n"
+        "from nstjax.io.atomic import write_atomic\n"
+        "def slow(f):\n    f.write(b'{\"new\": '); f.flush(); print('writing', flush=True); time.sleep(60)\n"
+        "write_atomic(%r, slow)\n"
+    ) % (str(__import__("nstjax").__path__[0] + "/.."), str(target))
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "writing"
     proc.kill()  # SIGKILL: no cleanup runs
@@ -158,15 +209,20 @@ def test_a_writer_killed_mid_write_leaves_the_old_file_intact(tmp_path):
     assert len([p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]) <= 1
 
 
-@pytest.mark.parametrize("arg, message", [
-    ("steps=inf", "error: steps must be finite"),
-    ("image_size=1e400", "error: image_size must be finite"),
-    ("ratio=1e-320", "error: ratio is too small"),
-    ("seed=-3", "error: seed must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "arg, message",
+    [
+        ("steps=inf", "error: steps must be finite"),
+        ("image_size=1e400", "error: image_size must be finite"),
+        ("ratio=1e-320", "error: ratio is too small"),
+        ("seed=-3", "error: seed must be >= 0"),
+    ],
+)
 def test_non_finite_and_overflowing_numbers_are_one_line_errors(tmp_path, arg, message):
     r = nstjax(arg, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
-    assert r.returncode != 0 and r.stderr.strip().startswith(message) and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.returncode != 0 and r.stderr.strip().startswith(message) and len(r.stderr.strip().splitlines()) == 1, (
+        r.stderr
+    )
     assert not (tmp_path / "run").exists()
 
 
@@ -174,16 +230,23 @@ def test_a_huge_image_size_is_refused_before_anything_large_is_allocated(tmp_pat
     # The CLI in a process that writes its own peak RSS on exit: VmHWM, the high-water mark of its own address
     # space (getrusage's maxrss would include the forking pytest's, and RUSAGE_CHILDREN every earlier child).
     peak = tmp_path / "peak"
-    code = ("import atexit\n"
-            "def hwm():\n"
-            "    kb = next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
-            "    open(%r, 'w').write(kb)\n"
-            "atexit.register(hwm)\n"
-            "from nstjax.cli import main\nmain()\n") % str(peak)
+    code = (  # noqa: UP031 (%r quotes the path inside the child's source)
+        "import atexit\n"
+        "def hwm():\n"
+        "    kb = next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
+        "    open(%r, 'w').write(kb)\n"
+        "atexit.register(hwm)\n"
+        "from nstjax.cli import main\nmain()\n"
+    ) % str(peak)
     # No time limit asserted: the subprocess's timeout catches a hang, and the peak RSS is what shows that
     # nothing large was allocated.
-    r = subprocess.run([sys.executable, "-c", code, *pair64[:2], "image_size=100000", f"hydra.run.dir={tmp_path / 'run'}"],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", code, *pair64[:2], "image_size=100000", f"hydra.run.dir={tmp_path / 'run'}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode != 0 and r.stderr.startswith("error: a 100000×75000 image needs about"), r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
     # The interpreter and JAX, not a 100000×75000 image (22 GB as uint8).

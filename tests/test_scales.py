@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from helpers import run_job
-from nstjax.run.config import ConfigError, auto_scales, validate
 from test_robustness import BASE
+
+from nstjax.run.config import ConfigError, auto_scales, validate
 
 CFG = {**BASE, "ratio_size": 512}
 
@@ -22,7 +22,7 @@ def test_auto_is_crowsonkbs_root_two_ladder():
     for size in range(128, 3000, 37):
         ladder = auto_scales(size)
         assert ladder[-1] == size and ladder[0] >= 128 and ladder[0] / 2**0.5 < 128
-        assert all(1.40 < b / a < 1.43 for a, b in zip(ladder, ladder[1:]))
+        assert all(1.40 < b / a < 1.43 for a, b in zip(ladder, ladder[1:], strict=False))
 
 
 def test_steps_per_scale_and_auto_are_read():
@@ -34,15 +34,20 @@ def test_steps_per_scale_and_auto_are_read():
     assert run.scale_steps == (100, 80, 60, 40, 20)
 
 
-@pytest.mark.parametrize(("cfg", "message"), [
-    ({"steps": [500, 200]}, "^steps is a list .* but scales is not set"),
-    ({"scales": [512, 1024], "steps": [500]}, r"^steps needs one count per size of scales \[512, 1024\], got 1"),
-    ({"scales": [512, 1024], "steps": [500, 0]}, "^steps must be > 0, got 0"),
-    ({"scales": [512, 1024], "steps": [500, "x"]}, "^steps must be an integer"),
-    ({"scales": "auto", "image_size": 512, "steps": [1, 2]},
-     r"^steps needs one count per size of scales \[128, 181, 256, 362, 512\], got 2"),
-    ({"scales": "fine"}, "^scales must be auto or a list"),
-])
+@pytest.mark.parametrize(
+    ("cfg", "message"),
+    [
+        ({"steps": [500, 200]}, "^steps is a list .* but scales is not set"),
+        ({"scales": [512, 1024], "steps": [500]}, r"^steps needs one count per size of scales \[512, 1024\], got 1"),
+        ({"scales": [512, 1024], "steps": [500, 0]}, "^steps must be > 0, got 0"),
+        ({"scales": [512, 1024], "steps": [500, "x"]}, "^steps must be an integer"),
+        (
+            {"scales": "auto", "image_size": 512, "steps": [1, 2]},
+            r"^steps needs one count per size of scales \[128, 181, 256, 362, 512\], got 2",
+        ),
+        ({"scales": "fine"}, "^scales must be auto or a list"),
+    ],
+)
 def test_bad_step_lists_are_refused_in_one_line(cfg, message):
     with pytest.raises(ConfigError, match=message) as err:
         validate({**CFG, **cfg})
@@ -52,8 +57,16 @@ def test_bad_step_lists_are_refused_in_one_line(cfg, message):
 def test_each_scale_takes_its_own_steps(tmp_path, pair64):
     out = tmp_path / "run"
     # Shallow layers keep it cheap: what is tested is the schedule, not the objective.
-    result = run_job(out, *pair64[:-2], "image_size=96", "progress=false", "scales=[64,96]", "steps=[4,2]",
-                     "style_layers=upto2", "content_layers=[relu2_1]")
+    result = run_job(
+        out,
+        *pair64[:-2],
+        "image_size=96",
+        "progress=false",
+        "scales=[64,96]",
+        "steps=[4,2]",
+        "style_layers=upto2",
+        "content_layers=[relu2_1]",
+    )
     assert [(s["image_size"], s["steps"]) for s in result["scales"]] == [([48, 64], 4), ([72, 96], 2)]
     logged = lambda folder: [json.loads(line)["step"] for line in (folder / "metrics.jsonl").read_text().splitlines()]
     assert logged(out / "scale_64") == [1, 2, 3, 4] and logged(out) == [1, 2]

@@ -62,7 +62,9 @@ def test_blending_two_styles_is_the_statistic_of_their_mixture(name):
     stat = STYLE_LOSSES[name]
     mixed = stat.mix([stat.describe(a), stat.describe(b)], [0.5, 0.5])
     union = stat.mix([stat.describe(jnp.concatenate([a, b]))], [1.0])
-    assert float(stat.distance(x, mixed, None, KEY)) == pytest.approx(float(stat.distance(x, union, None, KEY)), rel=1e-3)
+    assert float(stat.distance(x, mixed, None, KEY)) == pytest.approx(
+        float(stat.distance(x, union, None, KEY)), rel=1e-3
+    )
 
 
 def test_sliced_w2_sorted_path_equals_the_quantile_path():
@@ -75,7 +77,9 @@ def test_sliced_w2_sorted_path_equals_the_quantile_path():
     g_quantile = jax.grad(lambda z: sliced_w2(z, y, uniform, d))(x)
     np.testing.assert_allclose(g_fast, g_quantile, rtol=1e-5, atol=1e-7)
     # Two equally weighted copies of y are the same distribution as y.
-    assert float(sliced_w2(x, jnp.concatenate([y, y]), None, d)) == pytest.approx(float(sliced_w2(x, y, None, d)), rel=1e-5)
+    assert float(sliced_w2(x, jnp.concatenate([y, y]), None, d)) == pytest.approx(
+        float(sliced_w2(x, y, None, d)), rel=1e-5
+    )
 
 
 def test_swd_draws_its_directions_from_the_key():
@@ -95,7 +99,10 @@ def test_gradients_are_finite_for_every_statistic():
 
 def test_conventions_pin_each_formula_on_a_tiny_input():
     rng = np.random.default_rng(12)
-    f = {"relu1_1": rng.normal(size=(3, 4, 64)).astype(np.float32), "relu2_1": rng.normal(size=(2, 2, 128)).astype(np.float32)}
+    f = {
+        "relu1_1": rng.normal(size=(3, 4, 64)).astype(np.float32),
+        "relu2_1": rng.normal(size=(2, 2, 128)).astype(np.float32),
+    }
     p = {k: rng.normal(size=v.shape).astype(np.float32) for k, v in f.items()}
     targets = {k: STYLE_LOSSES["gram"].describe(jnp.asarray(v.reshape(-1, v.shape[-1]))) for k, v in p.items()}
     # Content: paper ½ Σ (F − P)²; reference mean((F − P)²).
@@ -117,7 +124,9 @@ def test_conventions_pin_each_formula_on_a_tiny_input():
     paper_w = CONVENTIONS["paper"].layer_weights(tuple(f))
     assert paper_w == {"relu1_1": 0.5, "relu2_1": 0.5}
     paper = losses.style_loss(f, targets, {k: 1.0 for k in f}, "gram", "paper")
-    assert float(paper) == pytest.approx(0.25 * float(losses.style_loss(f, targets, {k: 1.0 for k in f}, "gram", "reference")), rel=1e-6)
+    assert float(paper) == pytest.approx(
+        0.25 * float(losses.style_loss(f, targets, {k: 1.0 for k in f}, "gram", "reference")), rel=1e-6
+    )
     # Keras example: Σ (F − P)² and Σ_l (1/L) Σ (G − A)² / (4·3²·(H·W)²), H·W the image's pixels.
     assert float(losses.content_loss(f, content, "keras")) == pytest.approx(np.sum(d**2), rel=1e-5)
     pixels = 48 * 48

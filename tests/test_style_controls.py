@@ -8,9 +8,9 @@ import json
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import compose_cfg, image, metrics_lines, run_job
 from PIL import Image
 
-from helpers import compose_cfg, image, metrics_lines, run_job
 from nstjax.io import colour
 from nstjax.objective import compiled, normalize
 from nstjax.run.config import validate
@@ -18,8 +18,14 @@ from nstjax.run.runner import load_inputs, prepare
 
 
 def run_small(tmp_path, images_dir, *overrides, steps=15):
-    cfg = compose_cfg(f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}",
-                      "image_size=64", f"steps={steps}", "progress=false", *overrides)
+    cfg = compose_cfg(
+        f"content={images_dir / 'tubingen.jpg'}",
+        f"style={images_dir / 'starry_night.jpg'}",
+        "image_size=64",
+        f"steps={steps}",
+        "progress=false",
+        *overrides,
+    )
     from nstjax.cli import run_job
 
     return run_job(cfg, tmp_path), np.asarray(Image.open(tmp_path / "final.png"))
@@ -101,7 +107,7 @@ def test_style_scale_end_to_end(tmp_path, pair64, host_run_20):
 
 
 def test_init_style_and_save_every(tmp_path, pair64, host_run_20):
-    summary = run_job(tmp_path, *pair64, "steps=4", "init=style", "save_every=2")
+    assert run_job(tmp_path, *pair64, "steps=4", "init=style", "save_every=2")["steps"] == 4
     assert sorted(p.name for p in tmp_path.glob("step_*.png")) == ["step_00002.png", "step_00004.png"]
     assert (image(tmp_path / "step_00004.png") == image(tmp_path / "final.png")).all()
     assert not (image(tmp_path / "step_00002.png") == image(tmp_path / "final.png")).all()
@@ -140,8 +146,12 @@ def test_normalized_network_has_unit_mean_activations_and_same_function(params):
     f0 = compiled.feature_fn("max", ("relu4_2",))(params, img)["relu4_2"]
     f1 = compiled.feature_fn("max", ("relu4_2",))(scaled, img)["relu4_2"]
     alive = means["conv4_2"] > 1e-8
-    np.testing.assert_allclose(np.asarray(f1)[..., alive] * means["conv4_2"][alive], np.asarray(f0)[..., alive],
-                               rtol=1e-3, atol=1e-3 * float(np.abs(f0).max()))
+    np.testing.assert_allclose(
+        np.asarray(f1)[..., alive] * means["conv4_2"][alive],
+        np.asarray(f0)[..., alive],
+        rtol=1e-3,
+        atol=1e-3 * float(np.abs(f0).max()),
+    )
 
 
 def test_normalized_network_means_hold_on_images_not_used_to_compute_them(params, images_dir):
@@ -150,8 +160,10 @@ def test_normalized_network_means_hold_on_images_not_used_to_compute_them(params
     from nstjax.io import images
 
     scaled = normalize.params_for("normalized")
-    held = [images.resize(images.load_image(images_dir / f"{n}.jpg"), (normalize.SIZE, normalize.SIZE))
-            for n in ("tubingen", "starry_night", "shipwreck", "the_scream", "composition_vii")]
+    held = [
+        images.resize(images.load_image(images_dir / f"{n}.jpg"), (normalize.SIZE, normalize.SIZE))
+        for n in ("tubingen", "starry_night", "shipwreck", "the_scream", "composition_vii")
+    ]
     reference = normalize.mean_activations(params, normalize.calibration_images())
     means = normalize.mean_activations(scaled, held)
     alive = np.concatenate([m[reference[k] > 1e-8] for k, m in means.items()])
@@ -180,10 +192,16 @@ def test_masks_give_each_region_its_own_style(tmp_path, images_dir, params):
     left[:, : w // 2] = 255
     Image.fromarray(left).save(tmp_path / "left.png")
     Image.fromarray(255 - left).save(tmp_path / "right.png")
-    summary, out = run_small(tmp_path / "run", images_dir,
-                             f"style=[{images_dir / 'starry_night.jpg'},{images_dir / 'the_scream.jpg'}]",
-                             f"style_masks=[{tmp_path / 'left.png'},{tmp_path / 'right.png'}]", "ratio=1e-4", steps=40)
+    summary, out = run_small(
+        tmp_path / "run",
+        images_dir,
+        f"style=[{images_dir / 'starry_night.jpg'},{images_dir / 'the_scream.jpg'}]",
+        f"style_masks=[{tmp_path / 'left.png'},{tmp_path / 'right.png'}]",
+        "ratio=1e-4",
+        steps=40,
+    )
     out = out.astype(float)
+
     # starry_night is blue, the_scream orange: blue minus red rises on the left relative to the right.
     def blue_minus_red(a):
         return (a[..., 2] - a[..., 0]).mean()

@@ -20,8 +20,14 @@ def sweep(tmp_path, *args, env=None):
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", **(env or {})}
     env.pop("WANDB_API_KEY", None)
     env = {k: v for k, v in env.items() if v is not None}
-    return subprocess.run([sys.executable, "-m", "nstjax.cli", "-m", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "nstjax.cli", "-m", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +41,25 @@ def wandb_sweep(tmp_path_factory, images_dir):
     (tmp / "home").mkdir()
     # W&B not configured (no key, no mode, no `wandb login` in an empty home): the runs must go offline by
     # themselves. Every program a job builds is logged to its nstjax.log (JAX_LOG_COMPILES), to count them.
-    env = {"HOME": str(tmp / "home"), "NSTJAX_CACHE": str(cache_dir()), "MPLCONFIGDIR": matplotlib.get_configdir(),
-           "JAX_LOG_COMPILES": "1"}
-    r = sweep(tmp, f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}",
-              "pooling=max,avg", "ratio=1e-3,1e-2", "image_size=64", "steps=5", "logger=wandb",
-              "progress=false", f"hydra.sweep.dir={out}", env={**env, "WANDB_MODE": None})
+    env = {
+        "HOME": str(tmp / "home"),
+        "NSTJAX_CACHE": str(cache_dir()),
+        "MPLCONFIGDIR": matplotlib.get_configdir(),
+        "JAX_LOG_COMPILES": "1",
+    }
+    r = sweep(
+        tmp,
+        f"content={images_dir / 'tubingen.jpg'}",
+        f"style={images_dir / 'starry_night.jpg'}",
+        "pooling=max,avg",
+        "ratio=1e-3,1e-2",
+        "image_size=64",
+        "steps=5",
+        "logger=wandb",
+        "progress=false",
+        f"hydra.sweep.dir={out}",
+        env={**env, "WANDB_MODE": None},
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     return out
 
@@ -84,8 +104,11 @@ def test_report_summarises_the_sweep(wandb_sweep):
 def test_report_has_the_yardstick_sorts_by_it_and_grids_a_two_key_sweep(wandb_sweep):
     from nstjax.io.report import METRIC_COLUMNS, collect, swept
 
-    r = subprocess.run([sys.executable, "-m", "nstjax.io.report", str(wandb_sweep), "--sort", "style_gram"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "nstjax.io.report", str(wandb_sweep), "--sort", "style_gram"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader((wandb_sweep / "report.csv").open()))
     for row in rows:
@@ -95,20 +118,38 @@ def test_report_has_the_yardstick_sorts_by_it_and_grids_a_two_key_sweep(wandb_sw
     grams = [float(row["style_gram"]) for row in rows]
     assert grams == sorted(grams) and len(set(grams)) == 4
     assert swept(collect(wandb_sweep)) == {"pooling": ["max", "avg"], "ratio": ["0.001", "0.01"]}
-    bad = subprocess.run([sys.executable, "-m", "nstjax.io.report", str(wandb_sweep), "--sort", "beauty"],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "nstjax.io.report", str(wandb_sweep), "--sort", "beauty"], capture_output=True, text=True
+    )
     assert bad.returncode == 1 and bad.stderr.startswith("error: --sort must be one of")
 
 
 def test_new_poolings_and_style_statistics_sweep_and_each_lowers_its_own_style_term(tmp_path, images_dir):
     out = tmp_path / "sweep"
     # Every new variant: l2 and blur with mean_std and w2 (a 2×2 sweep), then swd over two seeds.
-    r = sweep(tmp_path, f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}",
-              "pooling=l2,blur", "style_loss=mean_std,w2", "image_size=64", "steps=6", "progress=false",
-              f"hydra.sweep.dir={out}")
+    r = sweep(
+        tmp_path,
+        f"content={images_dir / 'tubingen.jpg'}",
+        f"style={images_dir / 'starry_night.jpg'}",
+        "pooling=l2,blur",
+        "style_loss=mean_std,w2",
+        "image_size=64",
+        "steps=6",
+        "progress=false",
+        f"hydra.sweep.dir={out}",
+    )
     assert r.returncode == 0, r.stderr[-3000:]
-    r = sweep(tmp_path, f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}",
-              "style_loss=swd", "seed=0,1", "image_size=64", "steps=6", "progress=false", f"hydra.sweep.dir={out}_swd")
+    r = sweep(
+        tmp_path,
+        f"content={images_dir / 'tubingen.jpg'}",
+        f"style={images_dir / 'starry_night.jpg'}",
+        "style_loss=swd",
+        "seed=0,1",
+        "image_size=64",
+        "steps=6",
+        "progress=false",
+        f"hydra.sweep.dir={out}_swd",
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     seen = set()
     for job in [out / str(i) for i in range(4)] + [tmp_path / "sweep_swd" / str(i) for i in range(2)]:
@@ -117,14 +158,23 @@ def test_new_poolings_and_style_statistics_sweep_and_each_lowers_its_own_style_t
         styles = [json.loads(line)["style"] for line in (job / "metrics.jsonl").read_text().splitlines()]
         assert summary["steps"] == len(styles) == 6 and styles[-1] < 0.7 * styles[0], (job, styles)
         assert np.isfinite(summary["loss"]["total"]) and set(summary["metrics"]) >= {"style_gram", "style_swd"}
-    assert seen == {(p, s, 0) for p in ("l2", "blur") for s in ("mean_std", "w2")} | {("avg", "swd", 0), ("avg", "swd", 1)}
+    assert seen == {(p, s, 0) for p in ("l2", "blur") for s in ("mean_std", "w2")} | {
+        ("avg", "swd", 0),
+        ("avg", "swd", 1),
+    }
 
 
 def test_failing_job_does_not_stop_the_others(tmp_path, images_dir):
     out = tmp_path / "sweep"
-    r = sweep(tmp_path, f"content={images_dir / 'tubingen.jpg'},{tmp_path / 'missing.jpg'},{images_dir / 'shipwreck.jpg'}",
-              f"style={images_dir / 'starry_night.jpg'}", "image_size=64", "steps=2", "progress=false",
-              f"hydra.sweep.dir={out}")
+    r = sweep(
+        tmp_path,
+        f"content={images_dir / 'tubingen.jpg'},{tmp_path / 'missing.jpg'},{images_dir / 'shipwreck.jpg'}",
+        f"style={images_dir / 'starry_night.jpg'}",
+        "image_size=64",
+        "steps=2",
+        "progress=false",
+        f"hydra.sweep.dir={out}",
+    )
     assert r.returncode == 1
     assert "image not found" in r.stderr and "1 job(s) failed" in r.stderr
     assert (out / "0" / "final.png").exists() and (out / "2" / "final.png").exists()
@@ -147,9 +197,17 @@ def test_jobs_differing_only_in_ratio_reuse_the_compilation(wandb_sweep):
 
 def test_submitit_local_launcher_runs_jobs_in_their_own_processes(tmp_path, images_dir):
     out = tmp_path / "sweep"
-    r = sweep(tmp_path, f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}",
-              "ratio=1e-3,1e-2", "image_size=64", "steps=2", "progress=false", "hydra/launcher=submitit_local",
-              f"hydra.sweep.dir={out}")
+    r = sweep(
+        tmp_path,
+        f"content={images_dir / 'tubingen.jpg'}",
+        f"style={images_dir / 'starry_night.jpg'}",
+        "ratio=1e-3,1e-2",
+        "image_size=64",
+        "steps=2",
+        "progress=false",
+        "hydra/launcher=submitit_local",
+        f"hydra.sweep.dir={out}",
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     ratios = sorted(json.loads((out / str(i) / "summary.json").read_text())["config"]["ratio"] for i in range(2))
     assert ratios == [1e-3, 1e-2]

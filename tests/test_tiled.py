@@ -8,10 +8,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import image, run_job, summary
 from hypothesis import given
 from hypothesis import strategies as st
+from test_robustness import BASE
 
-from helpers import image, run_job, summary
 from nstjax.io import checkpoint, images
 from nstjax.model.layers import STYLE_PRESETS
 from nstjax.objective import compiled, losses, tiled
@@ -20,8 +21,6 @@ from nstjax.objective.statistics.base import second_moment
 from nstjax.run import resources
 from nstjax.run.config import ConfigError, validate
 from nstjax.run.resources import TooLarge
-
-from test_robustness import BASE
 
 CFG = {**BASE, "ratio_size": 512}  # the suite's valid run config
 
@@ -38,15 +37,19 @@ def test_halo_is_the_band_a_cut_edge_spoils():
     assert tiled.halo(STYLE_PRESETS["paper"], "blur") == 96
 
 
-@given(length=st.integers(1, 400), cells=st.integers(1, 8), margin_cells=st.integers(0, 6),
-       step=st.sampled_from([1, 2, 8, 16]))
+@given(
+    length=st.integers(1, 400),
+    cells=st.integers(1, 8),
+    margin_cells=st.integers(0, 6),
+    step=st.sampled_from([1, 2, 8, 16]),
+)
 def test_windows_cover_each_pixel_once_with_the_halo_inside(length, cells, margin_cells, step):
     tile, margin = cells * step, margin_cells * step
     ws = tiled.windows(length, tile, margin, step)
     interiors = [p for w in ws for p in range(w.start, w.stop)]
     assert interiors == list(range(length))  # the interiors partition the axis
     for w in ws:
-        assert w.origin % step == 0 and 0 <= w.origin and w.origin + w.size <= length
+        assert w.origin % step == 0 and w.origin >= 0 and w.origin + w.size <= length
         # The halo lies inside the window, or the window reaches the image's edge there.
         assert w.start - w.origin >= margin or w.origin == 0
         assert w.origin + w.size - w.stop >= margin or w.origin + w.size == length
@@ -109,8 +112,12 @@ def test_tiled_loss_and_gradient_are_the_untiled_ones(preset, params, images_dir
     x = jnp.asarray(np.random.default_rng(1).uniform(0, 255, (*shape, 3)), jnp.float32)
     weights = losses.Weights(jnp.float32(1.0), jnp.float32(1e3), jnp.float32(0.5))
     assert len(tiled.plan(shape, tile, (*STYLE_PRESETS[preset], content_layer), "avg")) >= 3
-    gram, w2 = (compiled.Spec((content_layer,), STYLE_PRESETS[preset], conv="direct", style_loss=s) for s in ("gram", "w2"))
-    gram_data, w2_data = (compiled.Data(params, compiled.make_targets(params, s, content, [style]), weights) for s in (gram, w2))
+    gram, w2 = (
+        compiled.Spec((content_layer,), STYLE_PRESETS[preset], conv="direct", style_loss=s) for s in ("gram", "w2")
+    )
+    gram_data, w2_data = (
+        compiled.Data(params, compiled.make_targets(params, s, content, [style]), weights) for s in (gram, w2)
+    )
     # One compilation of the windows' programs serves both statistics (they read moments, not the statistic).
     _compare(gram, tile, gram_data, x)
     # w2 in float32 is as far from the untiled float32 as float32 is from the truth: its gradient runs through
@@ -144,11 +151,22 @@ def test_statistics_that_do_not_split_are_refused_in_one_line():
         with pytest.raises(ConfigError, match=f"^tile=N is exact only for .*style_loss={name} does not split") as err:
             validate({**CFG, "style_loss": name, "tile": 64})
         assert "\n" not in str(err.value)
-    bad = {"content_loss": "self_similarity", "tile": 100, "style_masks": ["m.png"], "shard": "spatial",
-           "loop": "device", "optimizer": {"name": "adam", "lr": 1.0}}
-    expected = {"content_loss": "needs content_loss=mse", "tile": "^tile must be a multiple of 16",
-                "style_masks": "style_masks", "shard": "shard=spatial", "loop": "use loop=host",
-                "optimizer": "optimizer=adam"}
+    bad = {
+        "content_loss": "self_similarity",
+        "tile": 100,
+        "style_masks": ["m.png"],
+        "shard": "spatial",
+        "loop": "device",
+        "optimizer": {"name": "adam", "lr": 1.0},
+    }
+    expected = {
+        "content_loss": "needs content_loss=mse",
+        "tile": "^tile must be a multiple of 16",
+        "style_masks": "style_masks",
+        "shard": "shard=spatial",
+        "loop": "use loop=host",
+        "optimizer": "optimizer=adam",
+    }
     for key, value in bad.items():
         cfg = {**CFG, "tile": 64, key: value}
         with pytest.raises(ConfigError, match=expected[key]) as err:
@@ -169,7 +187,9 @@ def test_memory_guard_counts_a_window_and_bounds_the_history():
     assert resources.history_within((1024, 1024), run) == 100
     h4096 = resources.history_within((4096, 4096), run)
     assert resources.MIN_HISTORY <= h4096 < 100
-    assert resources.tiled_bytes((4096, 4096), run, h4096) <= budget < resources.tiled_bytes((4096, 4096), run, h4096 + 1)
+    assert (
+        resources.tiled_bytes((4096, 4096), run, h4096) <= budget < resources.tiled_bytes((4096, 4096), run, h4096 + 1)
+    )
     resources.check_memory((4096, 4096), run)  # fits
     assert resources.optimizer_within((4096, 4096), run)["history"] == h4096
     # The window's activations do not grow with the image; the image-sized arrays do.
@@ -191,7 +211,9 @@ def test_a_tiled_run_resumes_exactly(tmp_path, pair64):
     assert resumed["steps"] == 6 and resumed["evaluations"] == whole["evaluations"]
     assert resumed["loss"]["total"] == pytest.approx(whole["loss"]["total"], rel=1e-6)
     assert (image(split / "final.png") == image(tmp_path / "whole" / "final.png")).all()
-    assert [json.loads(line)["step"] for line in (split / "metrics.jsonl").read_text().splitlines()] == list(range(1, 7))
+    assert [json.loads(line)["step"] for line in (split / "metrics.jsonl").read_text().splitlines()] == list(
+        range(1, 7)
+    )
     # And the tiled run is the untiled run: the same objective, so the same steps (to float32 rounding).
     untiled = run_job(tmp_path / "untiled", *pair64, "style_layers=upto3", "content_layers=[relu3_1]", "steps=6")
     assert whole["loss"]["total"] == pytest.approx(untiled["loss"]["total"], rel=1e-3)

@@ -78,7 +78,9 @@ def test_a_plan_measured_on_another_machine_is_not_used(tmp_path, monkeypatch):
 
 def test_xla_flags_are_timed_in_fresh_processes_and_the_fastest_kept(tmp_path, monkeypatch):
     monkeypatch.setenv("NSTJAX_TUNE_FILE", str(tmp_path / "tune.json"))
-    result = tune.tune_xla(size=64, rounds=1, evals=2, candidates={k: tune.XLA_CANDIDATES[k] for k in ("xla", "no-ynn")})
+    result = tune.tune_xla(
+        size=64, rounds=1, evals=2, candidates={k: tune.XLA_CANDIDATES[k] for k in ("xla", "no-ynn")}
+    )
     assert set(result["xla_seconds"]) == {"xla", "no-ynn"} and all(0 < t < 10 for t in result["xla_seconds"].values())
     best = min(result["xla_seconds"], key=result["xla_seconds"].get)
     assert machine.xla_cpu_flags() == tune.XLA_CANDIDATES[best]
@@ -122,6 +124,7 @@ def test_tuned_convolution_plan_end_to_end(tmp_path, monkeypatch, capsys, images
     plan, measures the one layer shape it lacks, stores it, and runs Winograd exactly where the plan says,
     which is not where the fixed size rule would (conv1_2 and conv2_1)."""
     from helpers import compose_cfg, run_job
+
     from nstjax.objective import compiled
     from nstjax.run.config import validate
     from nstjax.run.runner import prepare
@@ -132,12 +135,21 @@ def test_tuned_convolution_plan_end_to_end(tmp_path, monkeypatch, capsys, images
     shape = (144, 192, 3)
     shapes = {name: s for name, s in tune.layer_shapes(shape).items() if s[2] >= 64}
     missing = shapes["conv5_1"]  # measured for real (a small map: cheap); unused by these layers
-    timings = {"x".join(map(str, s)): {"direct": 1.0, "winograd": 0.5 if name == "conv2_1" else 2.0}
-               for name, s in shapes.items() if s != missing}
+    timings = {
+        "x".join(map(str, s)): {"direct": 1.0, "winograd": 0.5 if name == "conv2_1" else 2.0}
+        for name, s in shapes.items()
+        if s != missing
+    }
     (tmp_path / "tune.json").write_text(json.dumps({machine.key(): {"conv": timings}}))
     # Shallow layers (the network up to relu2_1): the tuned path at 192 px without compiling all of VGG19.
-    overrides = [f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}",
-                 "image_size=192", "content_layers=[relu2_1]", "style_layers=[relu1_1,relu2_1]", "progress=false"]
+    overrides = [
+        f"content={images_dir / 'tubingen.jpg'}",
+        f"style={images_dir / 'starry_night.jpg'}",
+        "image_size=192",
+        "content_layers=[relu2_1]",
+        "style_layers=[relu1_1,relu2_1]",
+        "progress=false",
+    ]
     auto = run_job(tmp_path / "auto", *overrides, "steps=3", "conv=auto")
     assert "tuning convolutions for 192×144 on this machine (1 layer shapes" in capsys.readouterr().err
     stored = json.loads((tmp_path / "tune.json").read_text())[machine.key()]["conv"]

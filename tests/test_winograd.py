@@ -29,7 +29,11 @@ def test_conv_and_input_gradient_match_direct(h, w, c, k, seed):
 
 def test_plan_follows_the_size_rule():
     assert winograd.plan((256, 256, 3)) == {
-        "conv1_2", "conv2_1", "conv2_2", *(f"conv{b}_{i}" for b in (3, 4, 5) for i in range(1, 5))}
+        "conv1_2",
+        "conv2_1",
+        "conv2_2",
+        *(f"conv{b}_{i}" for b in (3, 4, 5) for i in range(1, 5)),
+    }
     assert "conv2_1" in winograd.plan((384, 512, 3)) and "conv1_2" not in winograd.plan((384, 512, 3))
     assert winograd.plan((128, 128, 3)) == frozenset()  # small images: not worth the compile time
     assert "conv1_1" in winograd.plan((64, 64, 3), every_layer=True)
@@ -42,7 +46,9 @@ def test_whole_network_objective_and_gradient_match_direct(params, pair_128):
         spec = compiled.Spec(conv=conv)
         targets = compiled.make_targets(params, spec, content, [style])
         x = jnp.asarray(content, jnp.float32) + 10.0
-        data = compiled.Data(compiled.prepare_params(spec, params, x.shape), targets, compiled.losses.Weights(1.0, 1e3, 0.0))
+        data = compiled.Data(
+            compiled.prepare_params(spec, params, x.shape), targets, compiled.losses.Weights(1.0, 1e3, 0.0)
+        )
         results[conv] = compiled.value_and_grad_fn(spec)(data, x)
     (ld, td, gd), (lw, tw, gw) = results["direct"], results["winograd"]
     assert abs(float(lw) - float(ld)) / float(ld) < 1e-4

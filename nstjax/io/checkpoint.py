@@ -44,8 +44,9 @@ def step_of(path: str | Path) -> int | None:
                 data[name]
             return int(meta["step"])
     except Exception as exc:  # zipfile, pickle and json errors all mean the same thing here
-        raise CheckpointError(f"the checkpoint {path} is damaged ({type(exc).__name__}); "
-                              "move it away to start afresh") from None
+        raise CheckpointError(
+            f"the checkpoint {path} is damaged ({type(exc).__name__}); move it away to start afresh"
+        ) from None
 
 
 def load(path: str | Path, template: Any) -> tuple[Any, int, dict, float]:
@@ -55,8 +56,9 @@ def load(path: str | Path, template: Any) -> tuple[Any, int, dict, float]:
         meta = _meta(data)
         saved = [data[f"leaf{i:04d}"] for i in range(len([k for k in data.files if k.startswith("leaf")]))]
     # Leading axes may differ (L-BFGS's history buffers grow during a run); every other axis must match.
-    if len(saved) != len(leaves) or any(np.shape(a)[1:] != np.shape(b)[1:] or np.ndim(a) != np.ndim(b)
-                                         for a, b in zip(saved, leaves, strict=True)):
+    if len(saved) != len(leaves) or any(
+        np.shape(a)[1:] != np.shape(b)[1:] or np.ndim(a) != np.ndim(b) for a, b in zip(saved, leaves, strict=True)
+    ):
         raise CheckpointError(f"checkpoint {path} does not match this run (another optimizer, image size or history?)")
     restored = [jnp.asarray(s, dtype=jnp.asarray(t).dtype) for s, t in zip(saved, leaves, strict=True)]
     terms = {k: jnp.float32(v) for k, v in meta["terms"].items()}

@@ -42,8 +42,9 @@ def frontiers_figure(rows: list[dict], metric: str) -> Figure:
     width, height = 2.8 * len(styles) + 0.5, 2.4 * len(contents) + 0.8
     fig = Figure(figsize=(width, height))
     # Fixed margins in inches: a constrained layout measured every tick label and doubled the drawing time.
-    fig.subplots_adjust(left=0.6 / width, right=1 - 0.15 / width, bottom=0.95 / height, top=1 - 0.3 / height,
-                        wspace=0.3, hspace=0.45)
+    fig.subplots_adjust(
+        left=0.6 / width, right=1 - 0.15 / width, bottom=0.95 / height, top=1 - 0.3 / height, wspace=0.3, hspace=0.45
+    )
     axes = fig.subplots(len(contents), len(styles), squeeze=False)
     for (i, c), (j, s) in itertools.product(enumerate(contents), enumerate(styles)):
         ax = axes[i, j]
@@ -58,8 +59,9 @@ def frontiers_figure(rows: list[dict], metric: str) -> Figure:
             px, py = pareto(x, y)
             ax.plot(px, py, "o", color=colours[v], markersize=3.5)
             on = set(zip(px.tolist(), py.tolist(), strict=True))
-            off = np.array([np.isfinite(a) and np.isfinite(b) and (a, b) not in on
-                            for a, b in zip(x, y, strict=True)], dtype=bool)
+            off = np.array(
+                [np.isfinite(a) and np.isfinite(b) and (a, b) not in on for a, b in zip(x, y, strict=True)], dtype=bool
+            )
             if off.any():
                 ax.scatter(x[off], y[off], s=12, facecolors="none", edgecolors=colours[v], linewidths=0.8)
             f = curve(x, y)
@@ -81,8 +83,14 @@ def frontiers_figure(rows: list[dict], metric: str) -> Figure:
         if j == 0:
             ax.set_ylabel(metric, fontsize=8)
     handles = [Line2D([], [], marker="o", color=colours[v]) for v in variants]
-    fig.legend(handles, [_name(v) for v in variants], loc="lower center", ncols=min(len(variants), 5),
-               fontsize=8, frameon=False)
+    fig.legend(
+        handles,
+        [_name(v) for v in variants],
+        loc="lower center",
+        ncols=min(len(variants), 5),
+        fontsize=8,
+        frameon=False,
+    )
     return fig
 
 
@@ -108,16 +116,26 @@ def forest_figure(summary: dict) -> Figure:
             lo, hi = c["ci95"]
             significant = bool(c.get("significant"))
             err = None if lo is None else [[c["delta"] - lo], [hi - c["delta"]]]
-            ax.errorbar([c["delta"]], [k], xerr=err, fmt="o", color="C0", capsize=3,
-                        markerfacecolor="C0" if significant else "white")
+            ax.errorbar(
+                [c["delta"]],
+                [k],
+                xerr=err,
+                fmt="o",
+                color="C0",
+                capsize=3,
+                markerfacecolor="C0" if significant else "white",
+            )
         ax.axvline(0.0, color="0.4", linewidth=0.8, linestyle="--")
         ax.set_yticks(range(len(variants)), [_name(v) for v in variants], fontsize=8)
         ax.set_ylim(len(variants) - 0.5, -0.5)
         ax.set_title(metric, fontsize=9)
         ax.set_xlabel(f"Δ {metric} at matched content", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
-    fig.suptitle(f"against {_name(summary['baseline'])} over {summary['pairs']} pairs (95% intervals; "
-                 "filled: significant, see compare.md)", fontsize=9)
+    fig.suptitle(
+        f"against {_name(summary['baseline'])} over {summary['pairs']} pairs (95% intervals; "
+        "filled: significant, see compare.md)",
+        fontsize=9,
+    )
     return fig
 
 

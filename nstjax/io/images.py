@@ -99,7 +99,7 @@ def _open(path: Path) -> Image.Image:
     """Opens lazily (header only; nothing decoded); call inside ``_reading``. ``skimage:NAME`` (when no file has
     that name) is the photograph NAME that ships with scikit-image."""
     if str(path).startswith(BUNDLED) and not path.exists():
-        return Image.fromarray(bundled(str(path)[len(BUNDLED):]))
+        return Image.fromarray(bundled(str(path)[len(BUNDLED) :]))
     if not path.exists():
         raise ImageError(one_line(f"image not found: {path}"))
     if not path.is_file():

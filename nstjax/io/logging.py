@@ -35,27 +35,64 @@ def start_wandb(out_dir: Path, config: Mapping[str, Any], opts: Mapping[str, Any
 
     mode: Any = opts.get("mode") or (os.environ.get("WANDB_MODE") or "online" if wandb_configured() else "offline")
     return wandb.init(
-        project=opts.get("project") or "nstjax", entity=opts.get("entity"), group=opts.get("group"),
-        tags=list(opts.get("tags") or []), name=opts.get("name"), config=dict(config),
-        dir=str(out_dir), mode=mode, reinit="finish_previous", job_type=job_type,
+        project=opts.get("project") or "nstjax",
+        entity=opts.get("entity"),
+        group=opts.get("group"),
+        tags=list(opts.get("tags") or []),
+        name=opts.get("name"),
+        config=dict(config),
+        dir=str(out_dir),
+        mode=mode,
+        reinit="finish_previous",
+        job_type=job_type,
     )
 
 
-def log_comparison(out_dir: Path, opts: Mapping[str, Any], summary: Mapping[str, Any],
-                   figures: Mapping[str, Path]) -> None:
+def log_comparison(
+    out_dir: Path, opts: Mapping[str, Any], summary: Mapping[str, Any], figures: Mapping[str, Path]
+) -> None:
     """A comparison (``nstjax-compare``) as one W&B run: its table (a row per variant and metric), its figures, and
     each delta in the run's summary."""
     import wandb
 
-    columns: list[str | int] = ["variant", "metric", "delta", "ci95_lo", "ci95_hi", "p", "p_holm", "wins",
-                                "pairs_compared", "pairs_without_overlap", "delta_matched_style", "delta_equal_ratio"]
-    data = [[c["variant"] or "(defaults)", c["metric"], c["delta"], *c["ci95"], c["p"], c["p_holm"], c["wins"],
-             c["pairs_compared"], c["pairs_without_overlap"], c["delta_matched_style"], c["delta_equal_ratio"]]
-            for c in summary["comparisons"]]
+    columns: list[str | int] = [
+        "variant",
+        "metric",
+        "delta",
+        "ci95_lo",
+        "ci95_hi",
+        "p",
+        "p_holm",
+        "wins",
+        "pairs_compared",
+        "pairs_without_overlap",
+        "delta_matched_style",
+        "delta_equal_ratio",
+    ]
+    data = [
+        [
+            c["variant"] or "(defaults)",
+            c["metric"],
+            c["delta"],
+            *c["ci95"],
+            c["p"],
+            c["p_holm"],
+            c["wins"],
+            c["pairs_compared"],
+            c["pairs_without_overlap"],
+            c["delta_matched_style"],
+            c["delta_equal_ratio"],
+        ]
+        for c in summary["comparisons"]
+    ]
     config = {k: summary[k] for k in ("baseline", "pairs", "variants", "metrics", "seed") if k in summary}
     run = start_wandb(out_dir, config, opts, job_type="compare")
-    run.log({"comparison": wandb.Table(columns=columns, data=data),
-             **{name: wandb.Image(str(path)) for name, path in figures.items()}})
+    run.log(
+        {
+            "comparison": wandb.Table(columns=columns, data=data),
+            **{name: wandb.Image(str(path)) for name, path in figures.items()},
+        }
+    )
     run.summary.update({f"delta/{row[1]}/{row[0]}": row[2] for row in data})
     run.finish()
 
@@ -63,8 +100,13 @@ def log_comparison(out_dir: Path, opts: Mapping[str, Any], summary: Mapping[str,
 class RunLogger:
     """Writes metrics and images for one run; forwards them to W&B when ``wandb`` options are given."""
 
-    def __init__(self, out_dir: str | Path, config: Mapping[str, Any], wandb: Mapping[str, Any] | None = None,
-                 resume_step: int | None = None):
+    def __init__(
+        self,
+        out_dir: str | Path,
+        config: Mapping[str, Any],
+        wandb: Mapping[str, Any] | None = None,
+        resume_step: int | None = None,
+    ):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.metrics_path = self.out_dir / "metrics.jsonl"
@@ -85,8 +127,14 @@ class RunLogger:
         row = {"step": step, **{k: float(v) for k, v in metrics.items()}}
         self._metrics.write(json.dumps(row) + "\n")
         if self.run is not None:
-            self.run.log({f"loss/{k}" if k in ("total", "content", "style", "tv") else k: v
-                          for k, v in row.items() if k != "step"}, step=step)
+            self.run.log(
+                {
+                    f"loss/{k}" if k in ("total", "content", "style", "tv") else k: v
+                    for k, v in row.items()
+                    if k != "step"
+                },
+                step=step,
+            )
 
     def log_image(self, step: int, image: np.ndarray, name: str | None = None) -> Path | None:
         """Saves ``name`` (or step_NNNNN.png) locally and, at W&B's image cadence, to W&B as uint8."""

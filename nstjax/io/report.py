@@ -19,8 +19,20 @@ from typing import cast
 from nstjax.io.atomic import write_atomic
 
 METRIC_COLUMNS = ("content_distance", "style_gram", "style_swd", "colour")
-COLUMNS = ("job", "overrides", "status", "steps", "evaluations", "total", "content", "style", "tv",
-           *METRIC_COLUMNS, "seconds_compile", "seconds_optimize")
+COLUMNS = (
+    "job",
+    "overrides",
+    "status",
+    "steps",
+    "evaluations",
+    "total",
+    "content",
+    "style",
+    "tv",
+    *METRIC_COLUMNS,
+    "seconds_compile",
+    "seconds_optimize",
+)
 
 
 def collect(sweep_dir: str | Path) -> list[dict]:
@@ -29,8 +41,10 @@ def collect(sweep_dir: str | Path) -> list[dict]:
 
     rows = []
     sweep_dir = Path(sweep_dir)
-    for job in sorted((p for p in sweep_dir.iterdir() if p.is_dir() and (p / ".hydra").is_dir()),
-                      key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name)):
+    for job in sorted(
+        (p for p in sweep_dir.iterdir() if p.is_dir() and (p / ".hydra").is_dir()),
+        key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name),
+    ):
         overrides_file = job / ".hydra" / "overrides.yaml"
         overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
         row = {"job": job.name, "overrides": " ".join(overrides or []), "dir": job}
@@ -70,7 +84,9 @@ def labels(rows: list[dict]) -> list[str]:
     """Each job's overrides less those every job shares (the image paths, sizes...): what the sweep varied."""
     split = [r["overrides"].split() for r in rows]
     shared = set.intersection(*(set(o) for o in split)) if len(split) > 1 else set()
-    return [" ".join(o for o in overrides if o not in shared) or r["job"] for r, overrides in zip(rows, split, strict=True)]
+    return [
+        " ".join(o for o in overrides if o not in shared) or r["job"] for r, overrides in zip(rows, split, strict=True)
+    ]
 
 
 def swept(rows: list[dict]) -> dict[str, list[str]]:
@@ -92,8 +108,10 @@ def _override(row: dict, key: str) -> str | None:
 def _yardstick_title(row: dict) -> str:
     if row.get("content_distance") is None:
         return f"loss {_fmt(row.get('total'))}"
-    return (f"content {row['content_distance']:.3f} · gram {row['style_gram']:.3f}\n"
-            f"swd {row['style_swd']:.3g} · colour {row['colour']:.1f}")
+    return (
+        f"content {row['content_distance']:.3f} · gram {row['style_gram']:.3f}\n"
+        f"swd {row['style_swd']:.3g} · colour {row['colour']:.1f}"
+    )
 
 
 def contact_sheet(rows: list[dict], path: str | Path, columns: int = 4) -> Path | None:
@@ -112,8 +130,13 @@ def contact_sheet(rows: list[dict], path: str | Path, columns: int = 4) -> Path 
     if len(keys) == 2:
         (row_key, row_values), (col_key, col_values) = keys.items()
         # cast: None only for a row without the key, which index() refuses with ValueError, as before.
-        place = {id(r): (row_values.index(cast(str, _override(r, row_key))),
-                         col_values.index(cast(str, _override(r, col_key)))) for r in shown}
+        place = {
+            id(r): (
+                row_values.index(cast(str, _override(r, row_key))),
+                col_values.index(cast(str, _override(r, col_key))),
+            )
+            for r in shown
+        }
         nrows, cols = len(row_values), len(col_values)
     else:
         cols = min(columns, len(shown))
@@ -127,7 +150,9 @@ def contact_sheet(rows: list[dict], path: str | Path, columns: int = 4) -> Path 
         ax.imshow(Image.open(r["dir"] / "final.png"))
         ax.set_title(f"{textwrap.fill(label, 45)}\n{_yardstick_title(r)}", fontsize=8)
     if len(keys) == 2:
-        fig.suptitle(f"rows: {row_key}, columns: {col_key}; yardstick: VGG19 (max pooling, ImageNet) distances", fontsize=9)
+        fig.suptitle(
+            f"rows: {row_key}, columns: {col_key}; yardstick: VGG19 (max pooling, ImageNet) distances", fontsize=9
+        )
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
@@ -159,7 +184,9 @@ def report(sweep_dir: str | Path, sort: str | None = None) -> dict[str, Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nstjax-report", description="Summarise a multirun directory.")
     parser.add_argument("sweep_dir")
-    parser.add_argument("--sort", metavar="COLUMN", help=f"order the table by a column, e.g. {', '.join(METRIC_COLUMNS)}")
+    parser.add_argument(
+        "--sort", metavar="COLUMN", help=f"order the table by a column, e.g. {', '.join(METRIC_COLUMNS)}"
+    )
     args = parser.parse_args(argv)
     import yaml
 

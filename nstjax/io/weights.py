@@ -46,8 +46,6 @@ class WeightsError(RuntimeError):
     """The weights could not be fetched, verified or loaded."""
 
 
-
-
 @dataclass(frozen=True)
 class CacheFiles:
     npz: Path
@@ -211,8 +209,9 @@ def main(argv: list[str] | None = None) -> int:
             print(files.npz)
         elif args.command == "verify":
             if not cache_is_valid(files):
-                print(f"error: {files.npz} is missing or fails its checksum; run `nstjax-weights fetch`",
-                      file=sys.stderr)
+                print(
+                    f"error: {files.npz} is missing or fails its checksum; run `nstjax-weights fetch`", file=sys.stderr
+                )
                 return 1
             print(f"ok: {files.npz}")
         else:

@@ -18,6 +18,7 @@ from nstjax.model.pooling import POOLING
 # The Caffe/Keras weights expect BGR, 0..255, minus the ImageNet channel means (in BGR order).
 BGR_MEAN = (103.939, 116.779, 123.68)
 
+
 def preprocess(rgb: jax.Array) -> jax.Array:
     """RGB in 0..255 (float, ...HW3) to the network's input: BGR, mean-subtracted. The one place this happens."""
     return rgb[..., ::-1] - jnp.asarray(BGR_MEAN, rgb.dtype)
@@ -82,8 +83,13 @@ class VGG19(nn.Module):
         return out
 
 
-def features(params: dict, image: jax.Array, layers: Sequence[str], pooling: str = "max",
-             winograd_layers: frozenset[str] = frozenset()) -> dict[str, jax.Array]:
+def features(
+    params: dict,
+    image: jax.Array,
+    layers: Sequence[str],
+    pooling: str = "max",
+    winograd_layers: frozenset[str] = frozenset(),
+) -> dict[str, jax.Array]:
     """Activations of an RGB 0..255 image (HW3 or NHW3) at ``layers``; pure, jit it at the call site.
 
     ``winograd_layers`` need their transformed kernels in ``params`` (``nstjax.model.winograd.with_transforms``).

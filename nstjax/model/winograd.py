@@ -13,28 +13,37 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-BT = np.array([
-    [4, 0, -5, 0, 1, 0],
-    [0, -4, -4, 1, 1, 0],
-    [0, 4, -4, -1, 1, 0],
-    [0, -2, -1, 2, 1, 0],
-    [0, 2, -1, -2, 1, 0],
-    [0, 4, 0, -5, 0, 1],
-], np.float32)
-G = np.array([
-    [1 / 4, 0, 0],
-    [-1 / 6, -1 / 6, -1 / 6],
-    [-1 / 6, 1 / 6, -1 / 6],
-    [1 / 24, 1 / 12, 1 / 6],
-    [1 / 24, -1 / 12, 1 / 6],
-    [0, 0, 1],
-], np.float32)
-AT = np.array([
-    [1, 1, 1, 1, 1, 0],
-    [0, 1, -1, 2, -2, 0],
-    [0, 1, 1, 4, 4, 0],
-    [0, 1, -1, 8, -8, 1],
-], np.float32)
+BT = np.array(
+    [
+        [4, 0, -5, 0, 1, 0],
+        [0, -4, -4, 1, 1, 0],
+        [0, 4, -4, -1, 1, 0],
+        [0, -2, -1, 2, 1, 0],
+        [0, 2, -1, -2, 1, 0],
+        [0, 4, 0, -5, 0, 1],
+    ],
+    np.float32,
+)
+G = np.array(
+    [
+        [1 / 4, 0, 0],
+        [-1 / 6, -1 / 6, -1 / 6],
+        [-1 / 6, 1 / 6, -1 / 6],
+        [1 / 24, 1 / 12, 1 / 6],
+        [1 / 24, -1 / 12, 1 / 6],
+        [0, 0, 1],
+    ],
+    np.float32,
+)
+AT = np.array(
+    [
+        [1, 1, 1, 1, 1, 0],
+        [0, 1, -1, 2, -2, 0],
+        [0, 1, 1, 4, 4, 0],
+        [0, 1, -1, 8, -8, 1],
+    ],
+    np.float32,
+)
 
 MIN_CHANNELS = 64  # input channels from which Winograd pays off (conv1_1, with 3, stays direct)
 MIN_IMAGE = 192  # below this, Winograd's extra compile time (~13 s) exceeds what it saves in a typical run
@@ -46,8 +55,11 @@ def _combine(coefficients: np.ndarray, parts: list[jax.Array]) -> list[jax.Array
     or fractions: elementwise adds that XLA fuses, instead of tiny matmuls with awkward layouts)."""
     out = []
     for row in coefficients:
-        terms = [float(c) * p if c not in (1, -1) else (p if c == 1 else -p)
-                 for c, p in zip(row, parts, strict=True) if c != 0]
+        terms = [
+            float(c) * p if c not in (1, -1) else (p if c == 1 else -p)
+            for c, p in zip(row, parts, strict=True)
+            if c != 0
+        ]
         out.append(sum(terms[1:], terms[0]))
     return out
 
@@ -65,8 +77,10 @@ def transform_kernels(kernel: np.ndarray) -> dict[str, np.ndarray]:
     and transforming them on every evaluation cost as much as the convolution saved.
     """
     rotated = jnp.flip(jnp.asarray(kernel), (0, 1)).transpose(0, 1, 3, 2)
-    return {"winograd": np.asarray(transform_kernel(jnp.asarray(kernel))),
-            "winograd_t": np.asarray(transform_kernel(rotated))}
+    return {
+        "winograd": np.asarray(transform_kernel(jnp.asarray(kernel))),
+        "winograd_t": np.asarray(transform_kernel(rotated)),
+    }
 
 
 def _winograd(x: jax.Array, u: jax.Array) -> jax.Array:

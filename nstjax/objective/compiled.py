@@ -70,7 +70,9 @@ class Data(NamedTuple):
     params: dict
     targets: Targets
     weights: losses.Weights
-    key: jax.Array | None = None  # PRNG key data for a stochastic statistic (swd): new each iteration, fixed in a line search
+    key: jax.Array | None = (
+        None  # PRNG key data for a stochastic statistic (swd): new each iteration, fixed in a line search
+    )
 
 
 def winograd_layers(spec: Spec, image_shape: tuple[int, ...]) -> frozenset[str]:
@@ -124,8 +126,19 @@ def loss_fn(spec: Spec) -> Callable[[Data, jax.Array], tuple[jax.Array, dict]]:
         feats = vgg.features(data.params, image, spec.layers, spec.pooling, winograd_layers(spec, image.shape))
         t = data.targets
         key = None if data.key is None else jax.random.wrap_key_data(data.key)
-        return losses.total_loss(feats, image, t.content, t.style, t.layer_weights, data.weights, t.regions,
-                                 spec.style_loss, spec.convention, key, spec.content_loss)
+        return losses.total_loss(
+            feats,
+            image,
+            t.content,
+            t.style,
+            t.layer_weights,
+            data.weights,
+            t.regions,
+            spec.style_loss,
+            spec.convention,
+            key,
+            spec.content_loss,
+        )
 
     return loss
 
@@ -149,9 +162,15 @@ def value_and_grad_fn(spec: Spec) -> Callable[[Data, jax.Array], tuple[jax.Array
     return fg
 
 
-def make_targets(params: dict, spec: Spec, content: np.ndarray, styles: list[np.ndarray],
-                 blend: list[float] | None = None, layer_weights: dict[str, float] | None = None,
-                 masks: list[np.ndarray] | None = None) -> Targets:
+def make_targets(
+    params: dict,
+    spec: Spec,
+    content: np.ndarray,
+    styles: list[np.ndarray],
+    blend: list[float] | None = None,
+    layer_weights: dict[str, float] | None = None,
+    masks: list[np.ndarray] | None = None,
+) -> Targets:
     """P at the content layers, and the style statistic's summary at the style layers: once per run.
 
     Several styles mix their summaries with ``blend`` weights (``Statistic.mix``: the mixture's moments).
@@ -164,7 +183,10 @@ def make_targets(params: dict, spec: Spec, content: np.ndarray, styles: list[np.
     lw = style_layer_weights(spec, layer_weights)
     described = [describe_style(params, spec, stat, style) for style in styles]
     if masks is not None:
-        regions = tuple((jnp.float32(w), d, layer_masks_of(m, spec.style_layers)) for w, d, m in zip(blend, described, masks, strict=True))
+        regions = tuple(
+            (jnp.float32(w), d, layer_masks_of(m, spec.style_layers))
+            for w, d, m in zip(blend, described, masks, strict=True)
+        )
         return Targets(dict(content_feats), {}, lw, regions)
     mixed = {name: at_layer(stat, name).mix([d[name] for d in described], blend) for name in described[0]}
     return Targets(dict(content_feats), mixed, lw)

@@ -50,8 +50,9 @@ def self_similarity_distance(x: jax.Array, c: jax.Array) -> jax.Array:
     return jnp.sum(jnp.abs(dx - dc)) / x.shape[0]
 
 
-def self_similarity(features: Features, targets: Features, convention: str = "paper",
-                    key: jax.Array | None = None) -> jax.Array:
+def self_similarity(
+    features: Features, targets: Features, convention: str = "paper", key: jax.Array | None = None
+) -> jax.Array:
     """SCALE · T(P, 0) · ℓ_C over the content layers' hypercolumns at ``N_POSITIONS`` positions drawn
     from ``key`` (every position when there are fewer; a regular grid when ``key`` is None): STROTSS's
     content loss (Kolkin, Salavon & Shakhnarovich, CVPR 2019; ``dp_loss`` in github.com/nkolkin13/STROTSS).

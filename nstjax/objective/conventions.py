@@ -90,8 +90,12 @@ def _equal(layers: tuple[str, ...]) -> dict[str, float]:
 
 CONVENTIONS: dict[str, Convention] = {
     "paper": Convention(_half_sum_sq, lambda layer, m, pixels: 0.25, _equal, lambda alpha, ratio: alpha / ratio),
-    "reference": Convention(_mean_sq, lambda layer, m, pixels: 1.0,
-                            lambda layers: {k: 1e3 / channels(k) ** 2 for k in layers},
-                            lambda alpha, ratio: alpha * REFERENCE_RATIO / ratio, content_sums_positions=False),
+    "reference": Convention(
+        _mean_sq,
+        lambda layer, m, pixels: 1.0,
+        lambda layers: {k: 1e3 / channels(k) ** 2 for k in layers},
+        lambda alpha, ratio: alpha * REFERENCE_RATIO / ratio,
+        content_sums_positions=False,
+    ),
     "keras": Convention(_sum_sq, _keras_style_factor, _equal, lambda alpha, ratio: alpha / ratio),
 }

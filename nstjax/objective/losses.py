@@ -40,9 +40,16 @@ def style_summaries(stat: Statistic, features: Features, layers: tuple[str, ...]
     return {name: at_layer(stat, name).describe(layout(at_layer(stat, name), features[name])) for name in layers}
 
 
-def style_loss(features: Features, targets: Mapping[str, Stats], layer_weights: Mapping[str, float | jax.Array],
-               statistic: str = "gram", convention: str = "paper", masks: Features | None = None,
-               key: jax.Array | None = None, pixels: int | None = None) -> jax.Array:
+def style_loss(
+    features: Features,
+    targets: Mapping[str, Stats],
+    layer_weights: Mapping[str, float | jax.Array],
+    statistic: str = "gram",
+    convention: str = "paper",
+    masks: Features | None = None,
+    key: jax.Array | None = None,
+    pixels: int | None = None,
+) -> jax.Array:
     """Σ_l w_l · c · D_l(X_l, style_l): D the statistic's mean squared difference (``nstjax.objective.statistics``),
     c the convention's factor. Paper + gram: Σ_l w_l / (4 N_l² M_l²) Σ (G_l − A_l)².
 
@@ -86,10 +93,19 @@ class Weights(NamedTuple):
     tv: jax.Array | float
 
 
-def total_loss(features: Features, image: jax.Array, content_targets: Features, style_targets: Mapping[str, Stats],
-               layer_weights: Mapping[str, float | jax.Array], weights: Weights, regions: tuple = (),
-               statistic: str = "gram", convention: str = "paper",
-               key: jax.Array | None = None, content: str = "mse") -> tuple[jax.Array, dict[str, jax.Array]]:
+def total_loss(
+    features: Features,
+    image: jax.Array,
+    content_targets: Features,
+    style_targets: Mapping[str, Stats],
+    layer_weights: Mapping[str, float | jax.Array],
+    weights: Weights,
+    regions: tuple = (),
+    statistic: str = "gram",
+    convention: str = "paper",
+    key: jax.Array | None = None,
+    content: str = "mse",
+) -> tuple[jax.Array, dict[str, jax.Array]]:
     """α·content + β·style + tv·TV, and each term (unweighted) for logging.
 
     ``regions``: (weight, style targets, masks) per masked style image; used instead of ``style_targets``.
@@ -98,8 +114,9 @@ def total_loss(features: Features, image: jax.Array, content_targets: Features, 
     """
 
     def style_of(targets: Mapping[str, Stats], masks: Features | None = None) -> jax.Array:
-        return style_loss(features, targets, layer_weights, statistic, convention, masks, key,
-                          image.shape[-3] * image.shape[-2])
+        return style_loss(
+            features, targets, layer_weights, statistic, convention, masks, key, image.shape[-3] * image.shape[-2]
+        )
 
     style = sum(w * style_of(t, m) for w, t, m in regions) if regions else style_of(style_targets)
     content_key = None if key is None else jax.random.fold_in(key, CONTENT_STREAM)

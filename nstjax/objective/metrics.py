@@ -90,12 +90,17 @@ def score(image: np.ndarray, content: np.ndarray, style: np.ndarray, params: dic
     def pixels(a: np.ndarray) -> np.ndarray:
         return np.asarray(a, np.float64).reshape(-1, 3)
 
-    return {"content_distance": content_distance, "style_gram": float(np.mean(grams)),
-            "style_swd": float(np.mean(swds)), "colour": gaussian_w2(pixels(image), pixels(style))}
+    return {
+        "content_distance": content_distance,
+        "style_gram": float(np.mean(grams)),
+        "style_swd": float(np.mean(swds)),
+        "colour": gaussian_w2(pixels(image), pixels(style)),
+    }
 
 
-def score_files(image: str | Path | np.ndarray, content: str | Path | np.ndarray,
-                style: str | Path | np.ndarray) -> dict[str, Any]:
+def score_files(
+    image: str | Path | np.ndarray, content: str | Path | np.ndarray, style: str | Path | np.ndarray
+) -> dict[str, Any]:
     """``score`` of images given as files (any format ``nstjax.io.images`` reads) or uint8 arrays."""
     from nstjax.io import images
 

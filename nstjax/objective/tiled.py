@@ -99,7 +99,7 @@ def windows(length: int, tile: int, margin: int, step: int) -> tuple[Window, ...
     near an edge shift inwards rather than shrink, so that (almost) all have one size: one compilation. Tiles that
     would share a window (an image not much larger than the window) are one tile."""
     span = min(length, tile + 2 * margin)
-    out = []
+    out: list[Window] = []
     for start in range(0, length, tile):
         stop = min(start + tile, length)
         origin = max(0, min(start - margin, (length - span) // step * step))
@@ -125,8 +125,17 @@ def window_shape(shape: tuple[int, ...], tile: int, layers: tuple[str, ...], poo
 
 def _where(rows: Window, cols: Window) -> jax.Array:
     """A window's origin and interior (in window coordinates) as data: one compiled program per window size."""
-    return jnp.asarray([rows.origin, cols.origin, rows.start - rows.origin, rows.stop - rows.origin,
-                        cols.start - cols.origin, cols.stop - cols.origin], jnp.int32)
+    return jnp.asarray(
+        [
+            rows.origin,
+            cols.origin,
+            rows.start - rows.origin,
+            rows.stop - rows.origin,
+            cols.start - cols.origin,
+            cols.stop - cols.origin,
+        ],
+        jnp.int32,
+    )
 
 
 def _origin(where: jax.Array, k: int = 0) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -157,8 +166,9 @@ def _moment_sums(features: dict[str, jax.Array], layers: tuple[str, ...], where:
     return out
 
 
-def _window_sums(spec: compiled.Spec, params: dict, content: dict[str, jax.Array], window: jax.Array,
-                 where: jax.Array) -> Sums:
+def _window_sums(
+    spec: compiled.Spec, params: dict, content: dict[str, jax.Array], window: jax.Array, where: jax.Array
+) -> Sums:
     """One window's share of the style moments and of the content term."""
     transformed = frozenset(n for n in compiled.winograd_layers(spec, window.shape) if "winograd" in params[n])
     feats = vgg.features(params, window, spec.layers, spec.pooling, transformed)
@@ -185,20 +195,27 @@ def positions(layer: str, shape: tuple[int, ...]) -> int:
 def _passes(spec: compiled.Spec) -> tuple[Callable, Callable]:
     """The two jitted per-window programs: the window's sums, and the window's gradient added into the image's."""
 
-    def sums(params: dict, content: dict[str, jax.Array], image: jax.Array, where: jax.Array,
-             size: tuple[int, int]) -> Sums:
+    def sums(
+        params: dict, content: dict[str, jax.Array], image: jax.Array, where: jax.Array, size: tuple[int, int]
+    ) -> Sums:
         return _window_sums(spec, params, content, _crop(image, where, size), where)
 
-    def add_gradient(grad: jax.Array, params: dict, content: dict[str, jax.Array], image: jax.Array,
-                     where: jax.Array, cotangent: Sums, size: tuple[int, int]) -> jax.Array:
+    def add_gradient(
+        grad: jax.Array,
+        params: dict,
+        content: dict[str, jax.Array],
+        image: jax.Array,
+        where: jax.Array,
+        cotangent: Sums,
+        size: tuple[int, int],
+    ) -> jax.Array:
         window = _crop(image, where, size)
         _, vjp = jax.vjp(lambda w: _window_sums(spec, params, content, w, where), window)
         (g,) = vjp(cotangent)
         origin = _origin(where)
         return jax.lax.dynamic_update_slice(grad, jax.lax.dynamic_slice(grad, origin, g.shape) + g, origin)
 
-    return (jax.jit(sums, static_argnames="size"),
-            jax.jit(add_gradient, static_argnames="size", donate_argnums=0))
+    return (jax.jit(sums, static_argnames="size"), jax.jit(add_gradient, static_argnames="size", donate_argnums=0))
 
 
 @functools.cache
@@ -207,14 +224,17 @@ def _objective(spec: compiled.Spec, shape: tuple[int, ...]) -> Callable:
     stat, convention = STYLE_LOSSES[spec.style_loss], CONVENTIONS[spec.convention]
     pixels = shape[0] * shape[1]
 
-    def objective(sums: Sums, targets: compiled.Targets,
-                  weights: losses.Weights) -> tuple[jax.Array, dict[str, jax.Array]]:
+    def objective(
+        sums: Sums, targets: compiled.Targets, weights: losses.Weights
+    ) -> tuple[jax.Array, dict[str, jax.Array]]:
         style = jnp.float32(0.0)
         for name, target in targets.style.items():
             m, at, s = positions(name, shape), at_layer(stat, name), sums["style"][name]
             assert at.from_moments is not None and at.compare is not None  # refusal() admits only tileable ones
             summary = at.from_moments(s["sum"] / m, s["outer"] / m)
-            style = style + targets.layer_weights[name] * convention.style_factor(name, m, pixels) * at.compare(summary, target)
+            style = style + targets.layer_weights[name] * convention.style_factor(name, m, pixels) * at.compare(
+                summary, target
+            )
         terms = {"content": sums["content"], "style": style}
         return weights.content * terms["content"] + weights.style * style, terms
 
@@ -229,7 +249,9 @@ def _add(a: Sums | None, b: Sums) -> Sums:
 
 
 @functools.cache
-def value_and_grad_fn(spec: compiled.Spec, tile: int) -> Callable[[compiled.Data, jax.Array], tuple[jax.Array, dict, jax.Array]]:
+def value_and_grad_fn(
+    spec: compiled.Spec, tile: int
+) -> Callable[[compiled.Data, jax.Array], tuple[jax.Array, dict, jax.Array]]:
     """(data, image) -> (total, terms, gradient), as ``compiled.value_and_grad_fn(spec)`` returns them, evaluated
     over tiles of ``tile`` pixels (a multiple of ``grid``): two passes over the windows, one program per window size."""
     # The windows' programs read moments, not the statistic: one compilation serves gram, mean_std and w2.
@@ -245,7 +267,9 @@ def value_and_grad_fn(spec: compiled.Spec, tile: int) -> Callable[[compiled.Data
         tv, grad = _tv(image)
         grad = grad * data.weights.tv
         for rows, cols in tiles:
-            grad = add_gradient(grad, data.params, content, image, _where(rows, cols), cotangent, size=(rows.size, cols.size))
+            grad = add_gradient(
+                grad, data.params, content, image, _where(rows, cols), cotangent, size=(rows.size, cols.size)
+            )
         return partial + data.weights.tv * tv, {**terms, "tv": tv}, grad
 
     return fg
@@ -253,16 +277,19 @@ def value_and_grad_fn(spec: compiled.Spec, tile: int) -> Callable[[compiled.Data
 
 # --- targets, also tile by tile (the style image at the output's size needs the network's whole pass) --------
 
+
 @functools.cache
 def _content_pass(pooling: str, layers: tuple[str, ...]) -> Callable:
-    def add(acc: dict[str, jax.Array], params: dict, image: jax.Array, where: jax.Array,
-            size: tuple[int, int]) -> dict[str, jax.Array]:
+    def add(
+        acc: dict[str, jax.Array], params: dict, image: jax.Array, where: jax.Array, size: tuple[int, int]
+    ) -> dict[str, jax.Array]:
         feats = vgg.features(params, _crop(image, where, size), layers, pooling)
         for name in layers:
             f, k = feats[name], level(name)
             origin = _origin(where, k)
             acc[name] = jax.lax.dynamic_update_slice(
-                acc[name], jax.lax.dynamic_slice(acc[name], origin, f.shape) + f * _interior(f, name, where), origin)
+                acc[name], jax.lax.dynamic_slice(acc[name], origin, f.shape) + f * _interior(f, name, where), origin
+            )
         return acc
 
     return jax.jit(add, static_argnames="size", donate_argnums=0)
@@ -280,8 +307,10 @@ def content_features(params: dict, spec: compiled.Spec, image: np.ndarray, tile:
     """P at the content layers, assembled from the tiles' interiors."""
     x = jnp.asarray(image, jnp.float32)
     layers = spec.content_layers
-    acc = {name: jnp.zeros((x.shape[0] >> level(name), x.shape[1] >> level(name), channels(name)), jnp.float32)
-           for name in layers}
+    acc = {
+        name: jnp.zeros((x.shape[0] >> level(name), x.shape[1] >> level(name), channels(name)), jnp.float32)
+        for name in layers
+    }
     add = _content_pass(spec.pooling, layers)
     for rows, cols in plan(x.shape, tile, layers, spec.pooling):
         acc = add(acc, params, x, _where(rows, cols), size=(rows.size, cols.size))
@@ -305,32 +334,48 @@ def style_summaries(params: dict, spec: compiled.Spec, image: np.ndarray, tile: 
     return out
 
 
-def make_targets(params: dict, spec: compiled.Spec, content: np.ndarray, styles: list[np.ndarray], tile: int,
-                 blend: list[float] | None = None, layer_weights: dict[str, float] | None = None) -> compiled.Targets:
+def make_targets(
+    params: dict,
+    spec: compiled.Spec,
+    content: np.ndarray,
+    styles: list[np.ndarray],
+    tile: int,
+    blend: list[float] | None = None,
+    layer_weights: dict[str, float] | None = None,
+) -> compiled.Targets:
     """``compiled.make_targets`` tile by tile: the same targets, in a window's memory."""
     stat = STYLE_LOSSES[spec.style_loss]
     blend = blend or [1.0 / len(styles)] * len(styles)
     described = [style_summaries(params, spec, s, tile) for s in styles]
     mixed = {name: at_layer(stat, name).mix([d[name] for d in described], blend) for name in spec.style_layers}
-    return compiled.Targets(content_features(params, spec, content, tile), mixed,
-                            compiled.style_layer_weights(spec, layer_weights))
+    return compiled.Targets(
+        content_features(params, spec, content, tile), mixed, compiled.style_layer_weights(spec, layer_weights)
+    )
 
 
 def refusal(spec: compiled.Spec) -> str | None:
     """Why ``tile=N`` cannot evaluate this objective exactly, or None."""
     if not STYLE_LOSSES[spec.style_loss].tileable:
         exact = ", ".join(n for n, s in STYLE_LOSSES.items() if s.tileable)
-        return (f"tile=N is exact only for statistics that are sums over positions ({exact}); "
-                f"style_loss={spec.style_loss} does not split into tiles")
+        return (
+            f"tile=N is exact only for statistics that are sums over positions ({exact}); "
+            f"style_loss={spec.style_loss} does not split into tiles"
+        )
     if spec.content_loss != "mse":
-        return (f"tile=N needs content_loss=mse (a sum over positions); content_loss={spec.content_loss} compares "
-                "positions across the image")
+        return (
+            f"tile=N needs content_loss=mse (a sum over positions); content_loss={spec.content_loss} compares "
+            "positions across the image"
+        )
     return None
 
 
 def describe(shape: tuple[int, ...], tile: int, spec: compiled.Spec) -> dict:
     """What a run's summary records of its tiling."""
     tiles = plan(shape, tile, spec.layers, spec.pooling)
-    return {"tile": tile, "tiles": len(tiles), "halo": halo(spec.layers, spec.pooling),
-            "window": list(window_shape(shape, tile, spec.layers, spec.pooling)[:2]),
-            "window_area": round(sum(r.size * c.size for r, c in tiles) / math.prod(shape[:2]), 3)}
+    return {
+        "tile": tile,
+        "tiles": len(tiles),
+        "halo": halo(spec.layers, spec.pooling),
+        "window": list(window_shape(shape, tile, spec.layers, spec.pooling)[:2]),
+        "window_area": round(sum(r.size * c.size for r, c in tiles) / math.prod(shape[:2]), 3),
+    }

@@ -141,13 +141,18 @@ def conv_plan(image_shape: tuple[int, ...], verbose: bool = True) -> frozenset[s
     missing = sorted({_shape_key(s): s for s in shapes.values() if _shape_key(s) not in measured}.values())
     if missing:
         if verbose:
-            print(f"nstjax: tuning convolutions for {hw[1]}×{hw[0]} on this machine ({len(missing)} layer shapes; "
-                  "once, cached in tune.json)", file=sys.stderr, flush=True)
+            print(
+                f"nstjax: tuning convolutions for {hw[1]}×{hw[0]} on this machine ({len(missing)} layer shapes; "
+                "once, cached in tune.json)",
+                file=sys.stderr,
+                flush=True,
+            )
         new = {_shape_key(s): {a: seconds(a, s) for a in ALGORITHMS} for s in missing}
         _store(lambda entry: entry.setdefault("conv", {}).update(new))
         measured = {**measured, **new}
-    chosen = frozenset(n for n, s in shapes.items()
-                       if measured[_shape_key(s)]["winograd"] < MARGIN * measured[_shape_key(s)]["direct"])
+    chosen = frozenset(
+        n for n, s in shapes.items() if measured[_shape_key(s)]["winograd"] < MARGIN * measured[_shape_key(s)]["direct"]
+    )
     _plans[hw] = chosen
     return chosen
 
@@ -177,12 +182,18 @@ print(json.dumps(min(times)))
 
 def xla_seconds(flags: str, size: int, evals: int) -> float:
     """Seconds per evaluation of the objective at ``size`` px in a fresh process started with ``flags``."""
-    env = {**os.environ, "XLA_FLAGS": flags, "NSTJAX_XLA_FLAGS": "0", "NSTJAX_TUNE": "0",
-           "NSTJAX_COMPILATION_CACHE": "0"}
+    env = {
+        **os.environ,
+        "XLA_FLAGS": flags,
+        "NSTJAX_XLA_FLAGS": "0",
+        "NSTJAX_TUNE": "0",
+        "NSTJAX_COMPILATION_CACHE": "0",
+    }
     if not flags:
         env.pop("XLA_FLAGS")
-    r = subprocess.run([sys.executable, "-c", _XLA_PROBE, str(size), str(evals)], env=env, capture_output=True,
-                       text=True, timeout=900)
+    r = subprocess.run(
+        [sys.executable, "-c", _XLA_PROBE, str(size), str(evals)], env=env, capture_output=True, text=True, timeout=900
+    )
     if r.returncode != 0:
         raise RuntimeError(f"timing XLA flags {flags!r} failed: {r.stderr.strip().splitlines()[-1:]}")
     return float(r.stdout.strip().splitlines()[-1])
@@ -219,8 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="nstjax-tune", description=main.__doc__)
-    parser.add_argument("--sizes", default="256,512", type=_sizes,
-                        help="image sizes (longest side, 4:3) to plan convolutions for")
+    parser.add_argument(
+        "--sizes", default="256,512", type=_sizes, help="image sizes (longest side, 4:3) to plan convolutions for"
+    )
     parser.add_argument("--skip-xla", action="store_true", help="keep the XLA flags; plan convolutions only")
     args = parser.parse_args(argv)
     print(f"machine: {machine.key()}")

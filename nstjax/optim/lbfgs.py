@@ -69,8 +69,17 @@ def _direction(state: LbfgsState) -> jax.Array:
 
 
 @partial(jax.jit, donate_argnums=(0, 1, 2))
-def _push(s_hist: jax.Array, y_hist: jax.Array, rho: jax.Array, head: jax.Array, filled: jax.Array,
-          x_old: jax.Array, g_old: jax.Array, x: jax.Array, grad: jax.Array) -> tuple[jax.Array, ...]:
+def _push(
+    s_hist: jax.Array,
+    y_hist: jax.Array,
+    rho: jax.Array,
+    head: jax.Array,
+    filled: jax.Array,
+    x_old: jax.Array,
+    g_old: jax.Array,
+    x: jax.Array,
+    grad: jax.Array,
+) -> tuple[jax.Array, ...]:
     """Adds the pair (s, y) to the ring buffers (donated: updated in place, no m×n copy)."""
     s, y = x - x_old, grad - g_old
     sy = jnp.vdot(s, y, precision=jax.lax.Precision.HIGHEST)
@@ -97,8 +106,9 @@ def _grow(state: LbfgsState, capacity: int) -> LbfgsState:
     return state._replace(s=grown(state.s), y=grown(state.y), rho=grown(state.rho), head=state.filled)
 
 
-def _accept(state: LbfgsState, x: jax.Array, loss: jax.Array, grad: jax.Array, evaluations: int,
-            history: int) -> LbfgsState:
+def _accept(
+    state: LbfgsState, x: jax.Array, loss: jax.Array, grad: jax.Array, evaluations: int, history: int
+) -> LbfgsState:
     capacity = state.s.shape[0]
     if capacity < history and int(state.filled) == capacity:
         # The buffers grow as pairs arrive (doubling, up to ``history``) instead of being allocated whole:
@@ -130,8 +140,9 @@ class _Point(NamedTuple):
     value: Evaluation  # (loss array, terms, grad)
 
 
-def line_search(x: jax.Array, d: jax.Array, start: _Point, t: float, c1: float = 1e-4, c2: float = 0.9,
-                max_evals: int = 25) -> Search[tuple[_Point, int]]:
+def line_search(
+    x: jax.Array, d: jax.Array, start: _Point, t: float, c1: float = 1e-4, c2: float = 0.9, max_evals: int = 25
+) -> Search[tuple[_Point, int]]:
     """A step length satisfying the strong Wolfe conditions (Nocedal & Wright, Alg. 3.5 and 3.6).
 
     A generator: it yields each trial point and is sent back its ``(loss, terms, grad)``, so one driver
@@ -199,8 +210,16 @@ def drive(search: Search[_T], fg: ValueAndGrad) -> _T:
         return done.value
 
 
-def strong_wolfe(fg: ValueAndGrad, x: jax.Array, d: jax.Array, start: _Point, t: float,
-                 c1: float = 1e-4, c2: float = 0.9, max_evals: int = 25) -> tuple[_Point, int]:
+def strong_wolfe(
+    fg: ValueAndGrad,
+    x: jax.Array,
+    d: jax.Array,
+    start: _Point,
+    t: float,
+    c1: float = 1e-4,
+    c2: float = 0.9,
+    max_evals: int = 25,
+) -> tuple[_Point, int]:
     """``line_search`` evaluated with ``fg``."""
     return drive(line_search(x, d, start, t, c1, c2, max_evals), fg)
 
@@ -212,8 +231,14 @@ class LBFGS:
     evaluates several optimisations in lockstep (``nstjax.run.batch``); ``fg`` may then be None.
     """
 
-    def __init__(self, fg: ValueAndGrad | None, history: int = 100, max_evals_per_step: int = 25, lr: float = 1.0,
-                 tolerance_grad: float = 1e-7) -> None:
+    def __init__(
+        self,
+        fg: ValueAndGrad | None,
+        history: int = 100,
+        max_evals_per_step: int = 25,
+        lr: float = 1.0,
+        tolerance_grad: float = 1e-7,
+    ) -> None:
         self.fg, self.history, self.max_evals, self.lr = fg, history, max_evals_per_step, lr
         self.tolerance_grad = tolerance_grad
         self.terms: dict = {}
@@ -234,8 +259,16 @@ class LBFGS:
         loss, self.terms, grad = yield x
         m = min(self.history, INITIAL_CAPACITY)
         return LbfgsState(
-            x, loss, grad, jnp.zeros((m, *x.shape), x.dtype), jnp.zeros((m, *x.shape), x.dtype),
-            jnp.zeros((m,), x.dtype), jnp.int32(0), jnp.int32(0), jnp.int32(0), jnp.int32(1),
+            x,
+            loss,
+            grad,
+            jnp.zeros((m, *x.shape), x.dtype),
+            jnp.zeros((m, *x.shape), x.dtype),
+            jnp.zeros((m,), x.dtype),
+            jnp.int32(0),
+            jnp.int32(0),
+            jnp.int32(0),
+            jnp.int32(1),
         )
 
     def step_search(self, state: LbfgsState) -> Search[LbfgsState]:
@@ -248,7 +281,7 @@ class LBFGS:
         # failed search): steepest descent, first moving the largest pixel by ``lr``. The paper's
         # objective is ~1e10 with gradients ~1e8 over ~1e6 pixels: torch's unit-L1 first step changes the
         # loss by less than float32 resolves at 512 px, and the search then stalls at the start.
-        for use_history in ((True, False) if int(state.filled) > 0 else (False,)):
+        for use_history in (True, False) if int(state.filled) > 0 else (False,):
             if use_history:
                 d, t = _direction(state), 1.0
                 slope = float(jnp.vdot(state.grad, d))

@@ -37,8 +37,16 @@ def _select(c: jax.Array, a: _P, b: _P) -> _P:
     return jax.tree.map(lambda x, y: jnp.where(c, x, y), a, b)
 
 
-def _cubic_min(t1: jax.Array, f1: jax.Array, g1: jax.Array, t2: jax.Array, f2: jax.Array, g2: jax.Array,
-               lo: jax.Array, hi: jax.Array) -> jax.Array:
+def _cubic_min(
+    t1: jax.Array,
+    f1: jax.Array,
+    g1: jax.Array,
+    t2: jax.Array,
+    f2: jax.Array,
+    g2: jax.Array,
+    lo: jax.Array,
+    hi: jax.Array,
+) -> jax.Array:
     """``nstjax.optim.lbfgs._cubic_min`` in jnp: the cubic's minimiser through two points, clamped; bisection
     if none."""
     d1 = g1 + g2 - 3.0 * (f1 - f2) / jnp.where(t1 == t2, 1.0, t1 - t2)
@@ -49,8 +57,9 @@ def _cubic_min(t1: jax.Array, f1: jax.Array, g1: jax.Array, t2: jax.Array, f2: j
     return jnp.where(ok, jnp.clip(t, lo, hi), 0.5 * (lo + hi))
 
 
-def line_search(fg: ValueAndGrad, x: jax.Array, d: jax.Array, start: Point, t0: jax.Array,
-                max_evals: int) -> tuple[Point, jax.Array]:
+def line_search(
+    fg: ValueAndGrad, x: jax.Array, d: jax.Array, start: Point, t0: jax.Array, max_evals: int
+) -> tuple[Point, jax.Array]:
     """Strong-Wolfe search along ``d`` as one ``lax.while_loop``; returns (accepted point, evaluations).
     The accepted point is ``start`` (t = 0) when no decrease was found, as in the host version."""
     BRACKET, ZOOM, DONE = 0, 1, 2
@@ -91,8 +100,15 @@ def line_search(fg: ValueAndGrad, x: jax.Array, d: jax.Array, start: Point, t0: 
         to_zoom_b = ~to_zoom_a & ~accept_b & (p.slope >= 0)  # zoom(p, prev)
         nxt = _cubic_min(c.prev.t, c.prev.f, c.prev.slope, p.t, p.f, p.slope, p.t + 0.01 * (p.t - c.prev.t), 10.0 * p.t)
         br_phase = jnp.where(accept_b, DONE, jnp.where(to_zoom_a | to_zoom_b, ZOOM, BRACKET))
-        br = Carry(br_phase, c.evals + 1, nxt, _select(to_zoom_a | to_zoom_b | accept_b, c.prev, p),
-                   _select(to_zoom_a, c.prev, p), _select(to_zoom_a, p, c.prev), p)
+        br = Carry(
+            br_phase,
+            c.evals + 1,
+            nxt,
+            _select(to_zoom_a | to_zoom_b | accept_b, c.prev, p),
+            _select(to_zoom_a, c.prev, p),
+            _select(to_zoom_a, p, c.prev),
+            p,
+        )
 
         # Zoom (Alg. 3.6).
         worse = ~sufficient(p) | (p.f >= c.lo.f)
@@ -121,14 +137,22 @@ def _push(state: LbfgsState, x: jax.Array, loss: jax.Array, grad: jax.Array, eva
     m = state.s.shape[0]
     head = state.head
     return LbfgsState(
-        x, loss, grad,
-        jnp.where(keep, state.s.at[head].set(s), state.s), jnp.where(keep, state.y.at[head].set(y), state.y),
-        jnp.where(keep, state.rho.at[head].set(1.0 / sy), state.rho), jnp.where(keep, (head + 1) % m, head),
-        jnp.where(keep, jnp.minimum(state.filled + 1, m), state.filled), state.iteration + 1, evaluations)
+        x,
+        loss,
+        grad,
+        jnp.where(keep, state.s.at[head].set(s), state.s),
+        jnp.where(keep, state.y.at[head].set(y), state.y),
+        jnp.where(keep, state.rho.at[head].set(1.0 / sy), state.rho),
+        jnp.where(keep, (head + 1) % m, head),
+        jnp.where(keep, jnp.minimum(state.filled + 1, m), state.filled),
+        state.iteration + 1,
+        evaluations,
+    )
 
 
-def step(fg: ValueAndGrad, state: LbfgsState, terms: dict, lr: float, max_evals: int,
-         tolerance_grad: float) -> tuple[LbfgsState, dict, jax.Array]:
+def step(
+    fg: ValueAndGrad, state: LbfgsState, terms: dict, lr: float, max_evals: int, tolerance_grad: float
+) -> tuple[LbfgsState, dict, jax.Array]:
     """One L-BFGS iteration; returns (state, terms, converged). A converged state is returned unchanged."""
     stationary = jnp.max(jnp.abs(state.grad)) <= tolerance_grad
     start = Point(jnp.float32(0.0), state.loss, jnp.float32(0.0), state.grad, terms)
@@ -141,9 +165,9 @@ def step(fg: ValueAndGrad, state: LbfgsState, terms: dict, lr: float, max_evals:
         slope = jnp.vdot(st.grad, d)
         skipped = (start._replace(slope=slope), jnp.int32(0))
         # Not a descent direction (a bad curvature pair): no search, as the host version.
-        point, used = jax.lax.cond(slope < 0,
-                                   lambda: line_search(fg, st.x, d, start._replace(slope=slope), t, max_evals),
-                                   lambda: skipped)
+        point, used = jax.lax.cond(
+            slope < 0, lambda: line_search(fg, st.x, d, start._replace(slope=slope), t, max_evals), lambda: skipped
+        )
         return point, used, d
 
     nothing = (start, jnp.int32(0), jnp.zeros_like(state.x))
@@ -164,17 +188,27 @@ def step(fg: ValueAndGrad, state: LbfgsState, terms: dict, lr: float, max_evals:
 
 
 @partial(jax.jit, static_argnames=("fg", "chunk", "lr", "max_evals", "tolerance_grad"))
-def run_chunk(fg: Objective, data: Any, state: LbfgsState, terms: dict, active_steps: jax.Array, chunk: int,
-              lr: float = 1.0, max_evals: int = 25,
-              tolerance_grad: float = 1e-7) -> tuple[LbfgsState, dict, tuple[jax.Array, dict, jax.Array, jax.Array]]:
+def run_chunk(
+    fg: Objective,
+    data: Any,
+    state: LbfgsState,
+    terms: dict,
+    active_steps: jax.Array,
+    chunk: int,
+    lr: float = 1.0,
+    max_evals: int = 25,
+    tolerance_grad: float = 1e-7,
+) -> tuple[LbfgsState, dict, tuple[jax.Array, dict, jax.Array, jax.Array]]:
     """Up to ``chunk`` iterations on the device (the first ``active_steps`` of them; the rest repeat the
     state, so one compiled program serves every chunk). ``fg(data, x) -> (loss, terms, grad)``, unjitted.
     Returns the final state and terms, and per step: loss, terms, evaluations and whether it converged."""
+
     def f(x: jax.Array) -> tuple[jax.Array, dict, jax.Array]:
         return fg(data, x)
 
-    def body(carry: tuple[LbfgsState, dict, jax.Array],
-             i: jax.Array) -> tuple[tuple[LbfgsState, dict, jax.Array], tuple[jax.Array, dict, jax.Array, jax.Array]]:
+    def body(
+        carry: tuple[LbfgsState, dict, jax.Array], i: jax.Array
+    ) -> tuple[tuple[LbfgsState, dict, jax.Array], tuple[jax.Array, dict, jax.Array, jax.Array]]:
         st, tm, done = carry
         new, new_terms, conv = step(f, st, tm, lr, max_evals, tolerance_grad)
         live = (i < active_steps) & ~done
@@ -190,8 +224,9 @@ def init(fg: Objective, data: Any, x: jax.Array, history: int) -> tuple[LbfgsSta
     """The first evaluation and full-size buffers."""
     loss, terms, grad = jax.jit(fg)(data, x)
     z = jnp.zeros((history, *x.shape), x.dtype)
-    return LbfgsState(x, loss, grad, z, z, jnp.zeros((history,), x.dtype), jnp.int32(0), jnp.int32(0), jnp.int32(0),
-                      jnp.int32(1)), terms
+    return LbfgsState(
+        x, loss, grad, z, z, jnp.zeros((history,), x.dtype), jnp.int32(0), jnp.int32(0), jnp.int32(0), jnp.int32(1)
+    ), terms
 
 
 class DeviceLBFGS:
@@ -202,8 +237,16 @@ class DeviceLBFGS:
     ``checkpoint_every`` must be multiples of ``chunk``: ``nstjax.run.config`` checks).
     """
 
-    def __init__(self, fg: Objective, data: Any, history: int = 100, max_evals_per_step: int = 25, lr: float = 1.0,
-                 chunk: int = 10, tolerance_grad: float = 1e-7) -> None:
+    def __init__(
+        self,
+        fg: Objective,
+        data: Any,
+        history: int = 100,
+        max_evals_per_step: int = 25,
+        lr: float = 1.0,
+        chunk: int = 10,
+        tolerance_grad: float = 1e-7,
+    ) -> None:
         self.fg, self.data, self.history, self.chunk = fg, data, history, chunk
         self.kw = dict(lr=lr, max_evals=max_evals_per_step, tolerance_grad=tolerance_grad)
         self.terms: dict = {}
@@ -222,13 +265,22 @@ class DeviceLBFGS:
     def step(self, state: LbfgsState) -> LbfgsState:
         if not self._pending:
             active = self.chunk if self._steps_left is None else min(self.chunk, self._steps_left)
-            end, end_terms, (losses, terms, evals, done) = run_chunk(self.fg, self.data, state, self.terms,
-                                                                    jnp.int32(active), chunk=self.chunk, **self.kw)
+            end, end_terms, (losses, terms, evals, done) = run_chunk(
+                self.fg, self.data, state, self.terms, jnp.int32(active), chunk=self.chunk, **self.kw
+            )
             losses, evals, done = jax.device_get((losses, evals, done))  # the one host round trip per chunk
             terms = jax.device_get(terms)
             for i in range(active):
-                self._pending.append((end if i == active - 1 else None, end, losses[i],
-                                      {k: v[i] for k, v in terms.items()}, evals[i], bool(done[i])))
+                self._pending.append(
+                    (
+                        end if i == active - 1 else None,
+                        end,
+                        losses[i],
+                        {k: v[i] for k, v in terms.items()},
+                        evals[i],
+                        bool(done[i]),
+                    )
+                )
                 if done[i]:
                     break
         final, end, loss, terms, evals, done = self._pending.pop(0)

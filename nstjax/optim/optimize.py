@@ -61,8 +61,16 @@ class Jaxopt:
             warnings.simplefilter("ignore", DeprecationWarning)  # jaxopt is unmaintained and says so
             import jaxopt
         self.counted = _Counted(fg)
-        kw = dict(fun=self.counted, value_and_grad=True, has_aux=True, history_size=history,
-                  maxls=max_evals_per_step, jit=False, unroll=True, maxiter=1 << 30)
+        kw = dict(
+            fun=self.counted,
+            value_and_grad=True,
+            has_aux=True,
+            history_size=history,
+            maxls=max_evals_per_step,
+            jit=False,
+            unroll=True,
+            maxiter=1 << 30,
+        )
         self.boxed = boxed
         self.solver = jaxopt.LBFGSB(**kw) if boxed else jaxopt.LBFGS(linesearch="zoom", **kw)
         self.terms: dict = {}
@@ -127,8 +135,9 @@ class Optax:
         return Wrapped(x, value, state.evaluations + evals, inner)
 
 
-def make_optimizer(cfg: dict, loss: Loss, fg_data: Objective, data: Any, loop: str = "host",
-                   chunk: int = 10) -> Optimizer:
+def make_optimizer(
+    cfg: dict, loss: Loss, fg_data: Objective, data: Any, loop: str = "host", chunk: int = 10
+) -> Optimizer:
     """``cfg``: the optimizer config group (``name`` and its hyper-parameters).
     ``loss``: pure (data, x) -> (total, terms); ``fg_data``: jitted (data, x) -> (total, terms, grad).
     ``loop="device"``: nstjax's L-BFGS ``chunk`` steps per jitted call (``nstjax.optim.lbfgs_device``)."""
@@ -139,8 +148,9 @@ def make_optimizer(cfg: dict, loss: Loss, fg_data: Objective, data: Any, loop: s
     if name == "lbfgs" and loop == "device":
         from nstjax.optim.lbfgs_device import DeviceLBFGS
 
-        return DeviceLBFGS(fg_data, data, history=history, max_evals_per_step=max_evals, lr=float(cfg.get("lr", 1.0)),
-                           chunk=chunk)
+        return DeviceLBFGS(
+            fg_data, data, history=history, max_evals_per_step=max_evals, lr=float(cfg.get("lr", 1.0)), chunk=chunk
+        )
     if name == "lbfgs":
         return LBFGS(fg, history=history, max_evals_per_step=max_evals, lr=float(cfg.get("lr", 1.0)))
     if name in ("jaxopt", "lbfgsb"):

@@ -31,14 +31,33 @@ from nstjax.run.runner import Problem, RunError, finish_image, finish_run, load_
 
 # What a batch's runs may differ in: the objective's weights (data for the compiled program), the
 # starting image, and bookkeeping. Everything else must be equal.
-PER_RUN = ("ratio", "ratio_size", "content_weight", "style_weight_override", "style_layer_weights", "tv_weight", "init", "seed",
-           "steps", "save_every", "progress", "logger")
+PER_RUN = (
+    "ratio",
+    "ratio_size",
+    "content_weight",
+    "style_weight_override",
+    "style_layer_weights",
+    "tv_weight",
+    "init",
+    "seed",
+    "steps",
+    "save_every",
+    "progress",
+    "logger",
+)
 
 
 def batch_key(run: RunConfig) -> str | None:
     """Runs with the same key can share a batch; None for runs that cannot be batched at all."""
-    if (run.optimizer.get("name") != "lbfgs" or run.scales or run.resume or run.checkpoint_every
-            or compiled.stochastic(run.spec) or run.shard == "spatial" or run.tile):
+    if (
+        run.optimizer.get("name") != "lbfgs"
+        or run.scales
+        or run.resume
+        or run.checkpoint_every
+        or compiled.stochastic(run.spec)
+        or run.shard == "spatial"
+        or run.tile
+    ):
         # Lockstep is built on nstjax's L-BFGS; coarse-to-fine, checkpoints and an objective that draws new
         # random numbers at each run's own iterations (swd's directions; remd's, cx's and self_similarity's
         # positions) run one by one.
@@ -69,13 +88,26 @@ def value_and_grad_fn(spec: compiled.Spec) -> Callable:
     """
 
     def loss(data: compiled.Data, images: jax.Array) -> tuple[jax.Array, tuple[jax.Array, dict[str, jax.Array]]]:
-        feats = vgg.features(data.params, images, spec.layers, spec.pooling, compiled.winograd_layers(spec, images.shape))
+        feats = vgg.features(
+            data.params, images, spec.layers, spec.pooling, compiled.winograd_layers(spec, images.shape)
+        )
         t = data.targets
 
-        def one(f: losses.Features, image: jax.Array, layer_weights: Mapping[str, jax.Array],
-                weights: losses.Weights) -> tuple[jax.Array, dict[str, jax.Array]]:
-            return losses.total_loss(f, image, t.content, t.style, layer_weights, weights, t.regions,
-                                     spec.style_loss, spec.convention, content=spec.content_loss)
+        def one(
+            f: losses.Features, image: jax.Array, layer_weights: Mapping[str, jax.Array], weights: losses.Weights
+        ) -> tuple[jax.Array, dict[str, jax.Array]]:
+            return losses.total_loss(
+                f,
+                image,
+                t.content,
+                t.style,
+                layer_weights,
+                weights,
+                t.regions,
+                spec.style_loss,
+                spec.convention,
+                content=spec.content_loss,
+            )
 
         totals, terms = jax.vmap(one)(feats, images, t.layer_weights, data.weights)
         return jnp.sum(totals), (totals, terms)  # runs are independent: ∂Σ/∂x_b is run b's gradient
@@ -102,8 +134,13 @@ def stack_data(problems: Sequence[Problem]) -> compiled.Data:
     return compiled.Data(first.params, first.targets._replace(layer_weights=layer_weights), weights)
 
 
-def lockstep(optimizers: Sequence[LBFGS], x0: Sequence[jax.Array], steps: Sequence[int], fg: Callable,
-             on_step: Callable[[int, int, LbfgsState], None]) -> tuple[list[LbfgsState | None], list[Exception | None]]:
+def lockstep(
+    optimizers: Sequence[LBFGS],
+    x0: Sequence[jax.Array],
+    steps: Sequence[int],
+    fg: Callable,
+    on_step: Callable[[int, int, LbfgsState], None],
+) -> tuple[list[LbfgsState | None], list[Exception | None]]:
     """Runs each optimiser for its number of steps, evaluating all runs' pending trial points in one call
     of ``fg(images) -> (totals, terms, grads)`` per round. A run that has finished (or failed) repeats its
     last point until the others finish, so the batch keeps its shape (one compiled program).
@@ -145,9 +182,13 @@ def lockstep(optimizers: Sequence[LBFGS], x0: Sequence[jax.Array], steps: Sequen
     return finals, errors
 
 
-def stylize_batch(runs: Sequence[RunConfig], params: dict, out_dirs: Sequence[str | Path],
-                  config_records: Sequence[dict | None] | None = None,
-                  wandb: Sequence[dict | None] | None = None) -> list[dict[str, Any] | Exception]:
+def stylize_batch(
+    runs: Sequence[RunConfig],
+    params: dict,
+    out_dirs: Sequence[str | Path],
+    config_records: Sequence[dict | None] | None = None,
+    wandb: Sequence[dict | None] | None = None,
+) -> list[dict[str, Any] | Exception]:
     """Runs that share a ``batch_key``, optimised as one batch; writes each run's outputs as ``stylize``
     does (final.png, summary.json, metrics.jsonl). Returns each run's summary, or the exception that
     ended it (a non-finite loss ends only that run)."""
@@ -177,9 +218,15 @@ def stylize_batch(runs: Sequence[RunConfig], params: dict, out_dirs: Sequence[st
     jax.block_until_ready(fg(data, place(jnp.stack([p.x0 for p in problems]))))
     seconds_compile = time.perf_counter() - t0
 
-    opts = [LBFGS(None, history=int(r.optimizer.get("history", 100)),
-                  max_evals_per_step=int(r.optimizer.get("max_evals_per_step", 25)),
-                  lr=float(r.optimizer.get("lr", 1.0))) for r in runs]
+    opts = [
+        LBFGS(
+            None,
+            history=int(r.optimizer.get("history", 100)),
+            max_evals_per_step=int(r.optimizer.get("max_evals_per_step", 25)),
+            lr=float(r.optimizer.get("lr", 1.0)),
+        )
+        for r in runs
+    ]
     good_terms: list[dict] = [{} for _ in runs]
     steps_done = [0] * n
 
@@ -187,16 +234,20 @@ def stylize_batch(runs: Sequence[RunConfig], params: dict, out_dirs: Sequence[st
         loss = float(state.loss)
         terms = {k: float(v) for k, v in opts[i].terms.items()}
         if not (math.isfinite(loss) and all(map(math.isfinite, terms.values()))):
-            raise RunError(f"the loss became non-finite at step {step} ({loss}); kept the image of step {step - 1} as last.png")
+            raise RunError(
+                f"the loss became non-finite at step {step} ({loss}); kept the image of step {step - 1} as last.png"
+            )
         good_terms[i], steps_done[i] = terms, step
-        loggers[i].log_step(step, {"total": loss, **terms, "evaluations": int(state.evaluations),
-                                   "seconds": time.perf_counter() - t0})
+        loggers[i].log_step(
+            step, {"total": loss, **terms, "evaluations": int(state.evaluations), "seconds": time.perf_counter() - t0}
+        )
         if runs[i].save_every and step % runs[i].save_every == 0:
             loggers[i].log_image(step, finish_image(runs[i], state.x, problems[i].inputs))
 
     t0 = time.perf_counter()  # on_step reads it
-    finals, errors = lockstep(opts, [p.x0 for p in problems], [r.steps for r in runs],
-                              lambda images: fg(data, place(images)), on_step)
+    finals, errors = lockstep(
+        opts, [p.x0 for p in problems], [r.steps for r in runs], lambda images: fg(data, place(images)), on_step
+    )
     seconds = time.perf_counter() - t0
     results: list[dict[str, Any] | Exception] = []
     for i in range(n):
@@ -207,17 +258,34 @@ def stylize_batch(runs: Sequence[RunConfig], params: dict, out_dirs: Sequence[st
             good_terms[i] = {k: float(v) for k, v in opts[i].terms.items()}
         status = "done" if errors[i] is None else "non-finite"
         # Time is shared: each run of the batch is charged the whole batch's wall time.
-        summary = finish_run(runs[i], problems[i], finals[i], good_terms[i], status, steps_done[i], seconds_compile,
-                             seconds, bool(opts[i].converged), loggers[i], Path(out_dirs[i]), records[i], batch_size=n,
-                             devices=devices)
+        summary = finish_run(
+            runs[i],
+            problems[i],
+            finals[i],
+            good_terms[i],
+            status,
+            steps_done[i],
+            seconds_compile,
+            seconds,
+            bool(opts[i].converged),
+            loggers[i],
+            Path(out_dirs[i]),
+            records[i],
+            batch_size=n,
+            devices=devices,
+        )
         error = errors[i]
         results.append(summary if error is None else error)
     return results
 
 
-def run_many(runs: Sequence[RunConfig], params: dict, out_dirs: Sequence[str | Path],
-             config_records: Sequence[dict | None] | None = None,
-             wandb: Sequence[dict | None] | None = None) -> list[dict[str, Any] | Exception]:
+def run_many(
+    runs: Sequence[RunConfig],
+    params: dict,
+    out_dirs: Sequence[str | Path],
+    config_records: Sequence[dict | None] | None = None,
+    wandb: Sequence[dict | None] | None = None,
+) -> list[dict[str, Any] | Exception]:
     """Runs that share a ``batch_key`` as one batch (``stylize_batch``), or a single run of any kind alone
     (``runner.run``). Returns each run's summary, or the RunError that ended it (written as ``stylize`` does)."""
     from nstjax.run.runner import run as run_one

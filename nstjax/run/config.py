@@ -106,13 +106,19 @@ FLOAT32_MAX = 3.4028234663852886e38  # every weight reaches the compiled objecti
 INT_MAX = 2**62  # steps, seeds, sizes: anything larger is a typo, and numpy/XLA would overflow on it
 
 
-def _number(cfg: Mapping, key: str, kind: type[int] | type[float] = float, positive: bool = False,
-            nonneg: bool = False) -> Any:  # an int or a float, as kind
+def _number(
+    cfg: Mapping, key: str, kind: type[int] | type[float] = float, positive: bool = False, nonneg: bool = False
+) -> Any:  # an int or a float, as kind
     value = cfg.get(key)
     try:
         if isinstance(value, bool) or value is None:
             raise TypeError
-        if isinstance(value, float) and not math.isfinite(value) or isinstance(value, str) and not math.isfinite(float(value)):
+        if (
+            isinstance(value, float)
+            and not math.isfinite(value)
+            or isinstance(value, str)
+            and not math.isfinite(float(value))
+        ):
             raise ConfigError(f"{key} must be finite, got {value!r}")
         number = kind(value)
         if kind is int and abs(number) <= INT_MAX and number != float(value):
@@ -169,8 +175,10 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
     if sum(blend) <= 0:
         raise ConfigError(f"style_blend must not be all zero, got {list(blend)}")
     if not STYLE_LOSSES[style_loss].blend and len(set(blend)) > 1:
-        raise ConfigError(f"style_loss={style_loss} matches in the union of the styles, so style_blend weights mean nothing "
-                          f"to it; leave style_blend null, got {list(blend)}")
+        raise ConfigError(
+            f"style_loss={style_loss} matches in the union of the styles, so style_blend weights mean nothing "
+            f"to it; leave style_blend null, got {list(blend)}"
+        )
 
     masks = cfg.get("style_masks")
     if masks is not None:
@@ -192,7 +200,10 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
     if lw is not None:
         if not isinstance(lw, (list, tuple)) or len(lw) != len(style_layers):
             raise ConfigError(f"style_layer_weights needs one weight per style layer {list(style_layers)}, got {lw!r}")
-        lw = {k: _number({"style_layer_weights": w}, "style_layer_weights", nonneg=True) for k, w in zip(style_layers, lw, strict=True)}
+        lw = {
+            k: _number({"style_layer_weights": w}, "style_layer_weights", nonneg=True)
+            for k, w in zip(style_layers, lw, strict=True)
+        }
 
     opt = dict(cfg.get("optimizer") or {"name": "lbfgs"})
     if opt.get("name") not in OPTIMIZERS:
@@ -219,9 +230,16 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         style_scale=_number(cfg, "style_scale", positive=True),
         image_size=_image_size(cfg),
         steps=_steps(cfg, scales)[-1],
-        spec=Spec(content_layers, style_layers, _choice(cfg, "pooling"), _choice(cfg, "conv"),
-                  style_loss, _choice(cfg, "convention", "paper"), _style_options(cfg, style_loss),
-                  _choice(cfg, "content_loss", "mse")),
+        spec=Spec(
+            content_layers,
+            style_layers,
+            _choice(cfg, "pooling"),
+            _choice(cfg, "conv"),
+            style_loss,
+            _choice(cfg, "convention", "paper"),
+            _style_options(cfg, style_loss),
+            _choice(cfg, "content_loss", "mse"),
+        ),
         ratio=_number(cfg, "ratio", positive=True),
         content_weight=content_weight,
         style_layer_weights=lw,
@@ -243,7 +261,8 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         shard=_choice(cfg, "shard", "none"),
         loop=_choice(cfg, "loop", "auto"),
         loop_chunk=_number({"loop_chunk": cfg.get("loop_chunk", 10)}, "loop_chunk", int, positive=True),
-        ratio_size=None if cfg.get("ratio_size", 512) is None
+        ratio_size=None
+        if cfg.get("ratio_size", 512) is None
         else _image_size({"ratio_size": cfg.get("ratio_size", 512)}, "ratio_size"),
         tile=_number({"tile": cfg.get("tile", 0)}, "tile", int, nonneg=True),
         scale_steps=_steps(cfg, scales) if isinstance(cfg.get("steps"), (list, tuple)) else None,
@@ -253,13 +272,16 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
     statistic = STYLE_LOSSES[run.spec.style_loss]
     if masks is not None and not statistic.masks:
         raise ConfigError(f"style_masks works with style_loss=gram only, got style_loss={run.spec.style_loss}")
-    drawn = (f"style_loss={run.spec.style_loss}" if statistic.stochastic else f"content_loss={run.spec.content_loss}")
+    drawn = f"style_loss={run.spec.style_loss}" if statistic.stochastic else f"content_loss={run.spec.content_loss}"
     if stochastic(run.spec) and opt["name"] in ("jaxopt", "lbfgsb"):
-        raise ConfigError(f"{drawn} needs fresh random numbers each iteration; "
-                          "use optimizer=lbfgs, optax_lbfgs or adam")
+        raise ConfigError(
+            f"{drawn} needs fresh random numbers each iteration; use optimizer=lbfgs, optax_lbfgs or adam"
+        )
     if statistic.joint is not None and lw is not None:
-        raise ConfigError(f"style_loss={run.spec.style_loss} is one term over all style layers' hypercolumns; "
-                          "choose style_layers instead of style_layer_weights")
+        raise ConfigError(
+            f"style_loss={run.spec.style_loss} is one term over all style layers' hypercolumns; "
+            "choose style_layers instead of style_layer_weights"
+        )
     if run.loop == "device":
         if opt["name"] != "lbfgs":
             raise ConfigError(f"loop=device runs nstjax's L-BFGS; use optimizer=lbfgs (got {opt['name']})")
@@ -290,7 +312,9 @@ def _steps(cfg: Mapping, scales: tuple[int, ...] | None) -> tuple[int, ...]:
     if not isinstance(value, (list, tuple)):
         return (_number(cfg, "steps", int, positive=True),)
     if scales is None:
-        raise ConfigError(f"steps is a list {list(value)} but scales is not set; give one number, or scales with a size per count")
+        raise ConfigError(
+            f"steps is a list {list(value)} but scales is not set; give one number, or scales with a size per count"
+        )
     if len(value) != len(scales):
         raise ConfigError(f"steps needs one count per size of scales {list(scales)}, got {len(value)}: {list(value)}")
     return tuple(_number({"steps": v}, "steps", int, positive=True) for v in value)
@@ -303,8 +327,10 @@ def _check_tile(run: RunConfig) -> None:
 
     step = tiled.grid(run.spec.layers)
     if run.tile % step:
-        raise ConfigError(f"tile must be a multiple of {step} (tiles keep to VGG19's pooling grid up to "
-                          f"{deepest(run.spec.layers)}), got {run.tile}")
+        raise ConfigError(
+            f"tile must be a multiple of {step} (tiles keep to VGG19's pooling grid up to "
+            f"{deepest(run.spec.layers)}), got {run.tile}"
+        )
     why = tiled.refusal(run.spec)
     if why:
         raise ConfigError(why)
@@ -315,8 +341,10 @@ def _check_tile(run: RunConfig) -> None:
     if run.loop == "device":
         raise ConfigError("tile=N drives its tiles from the host; use loop=host (or auto)")
     if run.optimizer.get("name") not in ("lbfgs", "jaxopt", "lbfgsb"):
-        raise ConfigError(f"tile=N needs an optimiser that calls the objective from Python (lbfgs, jaxopt or lbfgsb), "
-                          f"got optimizer={run.optimizer.get('name')}")
+        raise ConfigError(
+            f"tile=N needs an optimiser that calls the objective from Python (lbfgs, jaxopt or lbfgsb), "
+            f"got optimizer={run.optimizer.get('name')}"
+        )
 
 
 def _style_options(cfg: Mapping, name: str) -> tuple:
@@ -347,4 +375,3 @@ def _image_size(cfg: Mapping, key: str = "image_size") -> int:
     if size < MIN_SIDE:
         raise ConfigError(f"{key} must be at least {MIN_SIDE} (VGG19 pools five times), got {size}")
     return size
-

@@ -126,10 +126,20 @@ def run_grid(grid: Grid, cli: list[str], out_dir: Path, images_dir: Path) -> dic
         print(f"[{grid.name}] {i + 1}/{len(grid.cells)}: {cell.row} / {cell.col}{reused}", file=sys.stderr, flush=True)
         summary = done or stylize(run, params_for(run.weights), run_dir, record)
         metrics = [json.loads(line)["total"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-        results.append({"row": cell.row, "col": cell.col, "dir": str(run_dir), "config": record,
-                        "loss": summary["loss"], "metrics": summary["metrics"], "steps": summary["steps"],
-                        "evaluations": summary["evaluations"],
-                        "seconds_optimize": summary["seconds_optimize"], "curve": metrics})
+        results.append(
+            {
+                "row": cell.row,
+                "col": cell.col,
+                "dir": str(run_dir),
+                "config": record,
+                "loss": summary["loss"],
+                "metrics": summary["metrics"],
+                "steps": summary["steps"],
+                "evaluations": summary["evaluations"],
+                "seconds_optimize": summary["seconds_optimize"],
+                "curve": metrics,
+            }
+        )
     figure = draw(grid, results, out_dir / f"{grid.name}.png")
     cells = [{k: v for k, v in r.items() if k != "curve"} for r in results]
     record = {"name": grid.name, "title": grid.title, "cells": cells}
@@ -149,8 +159,9 @@ def draw(grid: Grid, results: list[dict], path: Path) -> Path:
     rows = list(dict.fromkeys(r["row"] for r in results))
     cols = list(dict.fromkeys(r["col"] for r in results))
     extra = int(grid.curves) + int(grid.metrics)
-    fig, axes = plt.subplots(len(rows), len(cols) + extra, figsize=(2.6 * (len(cols) + extra), 2.6 * len(rows) + 0.6),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), len(cols) + extra, figsize=(2.6 * (len(cols) + extra), 2.6 * len(rows) + 0.6), squeeze=False
+    )
     for ax in axes.ravel():
         ax.axis("off")
     for r in results:
@@ -160,8 +171,9 @@ def draw(grid: Grid, results: list[dict], path: Path) -> Path:
         # Titled with the fixed yardstick, comparable across cells (each cell's own loss is not).
         ax.set_title(f"{r['col']}\ncontent {m['content_distance']:.2f} · gram {m['style_gram']:.2f}", fontsize=7)
     for i, row in enumerate(rows):
-        axes[i, 0].text(-0.08, 0.5, row, transform=axes[i, 0].transAxes, rotation=90, va="center", ha="right",
-                        fontsize=8)
+        axes[i, 0].text(
+            -0.08, 0.5, row, transform=axes[i, 0].transAxes, rotation=90, va="center", ha="right", fontsize=8
+        )
         if grid.metrics:
             _metrics_panel(axes[i, len(cols)], [r for r in results if r["row"] == row])
         if grid.curves:

@@ -39,8 +39,9 @@ def estimate_bytes(shape: tuple[int, ...], history: int, batch: int = 1) -> int:
     return FIXED_BYTES + batch * (pixels * BYTES_PER_PIXEL + 2 * history * pixels * 3 * 4)
 
 
-def check_memory(shape: tuple[int, ...], run: RunConfig, batch: int = 1,
-                 style_shape: tuple[int, int] | None = None) -> None:
+def check_memory(
+    shape: tuple[int, ...], run: RunConfig, batch: int = 1, style_shape: tuple[int, int] | None = None
+) -> None:
     """Raises TooLarge when the run's estimate exceeds ``memory_budget`` (or the memory available now).
     ``style_shape``: the style image's size, whose feature pass for the targets also has to fit."""
     if run.tile:
@@ -84,7 +85,12 @@ def tiled_bytes(shape: tuple[int, ...], run: RunConfig, history: int) -> int:
 
     window = tiled.window_shape(shape, run.tile, run.spec.layers, run.spec.pooling)
     pixels = shape[0] * shape[1]
-    return FIXED_BYTES + window[0] * window[1] * BYTES_PER_PIXEL + pixels * TILED_IMAGE_BYTES + lbfgs_bytes(pixels, history)
+    return (
+        FIXED_BYTES
+        + window[0] * window[1] * BYTES_PER_PIXEL
+        + pixels * TILED_IMAGE_BYTES
+        + lbfgs_bytes(pixels, history)
+    )
 
 
 def history_within(shape: tuple[int, ...], run: RunConfig) -> int:
@@ -113,8 +119,11 @@ def tiling_record(shape: tuple[int, ...], run: RunConfig, history: int) -> dict:
     """What a tiled run's summary says of its tiles, history and memory."""
     from nstjax.objective import tiled
 
-    return {**tiled.describe(shape, run.tile, run.spec), "history": history,
-            "estimate_gib": round(tiled_bytes(shape, run, history) / 2**30, 2)}
+    return {
+        **tiled.describe(shape, run.tile, run.spec),
+        "history": history,
+        "estimate_gib": round(tiled_bytes(shape, run, history) / 2**30, 2),
+    }
 
 
 # The yardstick (nstjax.objective.metrics) runs its network on the output, content and style whole, forward only:
@@ -125,7 +134,9 @@ SCORE_BYTES_PER_PIXEL = 2_000
 def can_score(shape: tuple[int, ...], run: RunConfig) -> bool:
     """Whether the yardstick fits beside the run: always for an untiled run (its own pass was larger); a tiled
     image too large for it leaves ``metrics`` null in its summary (nstjax-score final.png where memory allows)."""
-    return not run.tile or FIXED_BYTES + shape[0] * shape[1] * SCORE_BYTES_PER_PIXEL <= (run.memory_budget or available_bytes())
+    return not run.tile or FIXED_BYTES + shape[0] * shape[1] * SCORE_BYTES_PER_PIXEL <= (
+        run.memory_budget or available_bytes()
+    )
 
 
 def _check_tiled(shape: tuple[int, ...], run: RunConfig) -> None:
@@ -133,6 +144,8 @@ def _check_tiled(shape: tuple[int, ...], run: RunConfig) -> None:
     need = tiled_bytes(shape, run, history)
     have = run.memory_budget or available_bytes()
     if need > have:
-        raise TooLarge(f"a {shape[1]}×{shape[0]} image needs about {need / 2**30:.1f} GiB with tile={run.tile} "
-                       f"(L-BFGS history {history}), {have / 2**30:.1f} GiB available; lower image_size or tile, "
-                       "or set memory_budget to what is free (the history follows it)")
+        raise TooLarge(
+            f"a {shape[1]}×{shape[0]} image needs about {need / 2**30:.1f} GiB with tile={run.tile} "
+            f"(L-BFGS history {history}), {have / 2**30:.1f} GiB available; lower image_size or tile, "
+            "or set memory_budget to what is free (the history follows it)"
+        )

@@ -88,8 +88,10 @@ def load_inputs(run: RunConfig, content: Source | None = None, styles: Sequence[
     masks = None
     if run.style_masks:
         # A mask is read like any image; its luminance in [0, 1] weights where its style applies.
-        masks = [images.resize(images.load_image(m, fit=(h, w)), (h, w)).mean(axis=-1).astype(np.float32) / 255.0
-                 for m in run.style_masks]
+        masks = [
+            images.resize(images.load_image(m, fit=(h, w)), (h, w)).mean(axis=-1).astype(np.float32) / 255.0
+            for m in run.style_masks
+        ]
     return Inputs(content, style_images, masks, originals[0])
 
 
@@ -104,8 +106,9 @@ def initial_image(run: RunConfig, inputs: Inputs) -> np.ndarray:
 
 def loss_weights(run: RunConfig, shape: tuple[int, int]) -> losses.Weights:
     """α (rescaled for the image's size by ``ratio_size``), β and the TV weight, as float32 data."""
-    return losses.Weights(jnp.float32(run.content_weight_at(shape)), jnp.float32(run.style_weight),
-                          jnp.float32(run.tv_weight))
+    return losses.Weights(
+        jnp.float32(run.content_weight_at(shape)), jnp.float32(run.style_weight), jnp.float32(run.tv_weight)
+    )
 
 
 @dataclass
@@ -119,8 +122,9 @@ class Problem:
     result: jax.Array | None = None  # the last good image in optimisation space, set by ``stylize``
 
 
-def prepare(run: RunConfig, params: dict, inputs: Inputs | None = None,
-            shared_targets: compiled.Targets | None = None) -> Problem:
+def prepare(
+    run: RunConfig, params: dict, inputs: Inputs | None = None, shared_targets: compiled.Targets | None = None
+) -> Problem:
     """``shared_targets``: another run's targets for the same images and layers (the runs of a batch),
     reused with this run's layer weights instead of computing them again."""
     inputs = inputs or load_inputs(run)
@@ -132,14 +136,17 @@ def prepare(run: RunConfig, params: dict, inputs: Inputs | None = None,
     if shared_targets is not None:
         targets = shared_targets._replace(layer_weights=compiled.style_layer_weights(spec, run.style_layer_weights))
     elif run.tile:  # the targets too, tile by tile (nstjax.objective.tiled)
-        targets = tiled.make_targets(params, spec, content_for_loss, styles, run.tile, list(run.style_blend),
-                                     run.style_layer_weights)
+        targets = tiled.make_targets(
+            params, spec, content_for_loss, styles, run.tile, list(run.style_blend), run.style_layer_weights
+        )
     else:
-        targets = compiled.make_targets(params, spec, content_for_loss, styles, list(run.style_blend),
-                                         run.style_layer_weights, inputs.masks)
+        targets = compiled.make_targets(
+            params, spec, content_for_loss, styles, list(run.style_blend), run.style_layer_weights, inputs.masks
+        )
     x0 = initial_image(run, Inputs(content_for_loss, styles))
-    params = compiled.prepare_params(spec, params, tiled.window_shape(x0.shape, run.tile, spec.layers, spec.pooling)
-                                     if run.tile else x0.shape)
+    params = compiled.prepare_params(
+        spec, params, tiled.window_shape(x0.shape, run.tile, spec.layers, spec.pooling) if run.tile else x0.shape
+    )
     key = iteration_key(run, 0) if compiled.stochastic(spec) else None
     return Problem(spec, compiled.Data(params, targets, loss_weights(run, x0.shape), key), jnp.asarray(x0), inputs)
 
@@ -156,9 +163,21 @@ def finish_image(run: RunConfig, x: jax.Array, inputs: Inputs) -> np.ndarray:
     return image
 
 
-def finish_run(run: RunConfig, problem: Problem, good: Any, terms: dict, status: str, steps: int, seconds_compile: float,
-               seconds_optimize: float, converged: bool, logger: RunLogger, out_dir: Path,
-               config_record: dict | None, **extra: Any) -> dict[str, Any]:
+def finish_run(
+    run: RunConfig,
+    problem: Problem,
+    good: Any,
+    terms: dict,
+    status: str,
+    steps: int,
+    seconds_compile: float,
+    seconds_optimize: float,
+    converged: bool,
+    logger: RunLogger,
+    out_dir: Path,
+    config_record: dict | None,
+    **extra: Any,
+) -> dict[str, Any]:
     """Writes final.png (last.png when the run failed), summary.json and the logger's records; returns the summary."""
     problem.result = good.x
     image = finish_image(run, good.x, problem.inputs)
@@ -176,9 +195,13 @@ def finish_run(run: RunConfig, problem: Problem, good: Any, terms: dict, status:
         "devices": sharding.devices_of(good.x) if isinstance(good.x, jax.Array) else None,
         # The fixed yardstick (nstjax.objective.metrics), against the content and the first style image; only for a
         # finished run (an interrupted one should exit at once, not compile the yardstick's network first).
-        "metrics": metrics.score(image, problem.inputs.content, problem.inputs.yardstick_style
-                                 if problem.inputs.yardstick_style is not None else problem.inputs.styles[0])
-        if status == "done" and resources.can_score(image.shape, run) else None,
+        "metrics": metrics.score(
+            image,
+            problem.inputs.content,
+            problem.inputs.yardstick_style if problem.inputs.yardstick_style is not None else problem.inputs.styles[0],
+        )
+        if status == "done" and resources.can_score(image.shape, run)
+        else None,
         **extra,
         "config": config_record or asdict(run),
     }
@@ -187,9 +210,15 @@ def finish_run(run: RunConfig, problem: Problem, good: Any, terms: dict, status:
     return summary
 
 
-def stylize_scales(run: RunConfig, params: dict, out_dir: str | Path, config_record: dict | None = None,
-                   wandb: dict | None = None, content: Source | None = None,
-                   styles: Sequence[Source] | None = None) -> dict[str, Any]:
+def stylize_scales(
+    run: RunConfig,
+    params: dict,
+    out_dir: str | Path,
+    config_record: dict | None = None,
+    wandb: dict | None = None,
+    content: Source | None = None,
+    styles: Sequence[Source] | None = None,
+) -> dict[str, Any]:
     """Coarse to fine: ``run.steps`` at each size in ``run.scales``, each started from the previous result
     upsampled; the last size is the output. Earlier stages write into ``out_dir/scale_N``.
     ``content``, ``styles``: arrays instead of the run's paths (``load_inputs``)."""
@@ -198,15 +227,31 @@ def stylize_scales(run: RunConfig, params: dict, out_dir: str | Path, config_rec
     previous, stages = None, []
     for i, size in enumerate(run.scales):
         last = i == len(run.scales) - 1
-        stage = replace(run, image_size=size, scales=None, scale_steps=None,
-                        steps=run.scale_steps[i] if run.scale_steps else run.steps)
+        stage = replace(
+            run,
+            image_size=size,
+            scales=None,
+            scale_steps=None,
+            steps=run.scale_steps[i] if run.scale_steps else run.steps,
+        )
         problem = prepare(stage, params, load_inputs(stage, content, styles))
         if previous is not None:
             h, w = problem.x0.shape[:2]
             problem.x0 = jax.image.resize(previous, (h, w, 3), "cubic")
-        summary = stylize(stage, params, out_dir if last else out_dir / f"scale_{size}", config_record, problem,
-                          wandb if last else None)
-        stages.append({k: summary[k] for k in ("image_size", "steps", "evaluations", "seconds_compile", "seconds_optimize", "loss")})
+        summary = stylize(
+            stage,
+            params,
+            out_dir if last else out_dir / f"scale_{size}",
+            config_record,
+            problem,
+            wandb if last else None,
+        )
+        stages.append(
+            {
+                k: summary[k]
+                for k in ("image_size", "steps", "evaluations", "seconds_compile", "seconds_optimize", "loss")
+            }
+        )
         # The optimised image itself, not final.png: no uint8 rounding, and with preserve_color=luminance
         # the next stage continues in luminance space rather than from the colour-restored picture.
         previous = problem.result
@@ -218,8 +263,14 @@ def stylize_scales(run: RunConfig, params: dict, out_dir: str | Path, config_rec
     return summary
 
 
-def stylize(run: RunConfig, params: dict, out_dir: str | Path, config_record: dict | None = None,
-            problem: Problem | None = None, wandb: dict | None = None) -> dict[str, Any]:
+def stylize(
+    run: RunConfig,
+    params: dict,
+    out_dir: str | Path,
+    config_record: dict | None = None,
+    problem: Problem | None = None,
+    wandb: dict | None = None,
+) -> dict[str, Any]:
     """Runs the optimisation and writes final.png, summary.json and metrics.jsonl into ``out_dir``.
 
     Returns the summary. Raises RunError on a non-finite loss or an interrupt (after saving what it can).
@@ -268,14 +319,24 @@ def stylize(run: RunConfig, params: dict, out_dir: str | Path, config_record: di
             step += 1
             loss = float(state.loss)
             terms = {k: float(v) for k, v in opt.terms.items()}
-            if not (math.isfinite(loss) and all(map(math.isfinite, terms.values()))
-                    and bool(jnp.all(jnp.isfinite(state.x)))):
+            if not (
+                math.isfinite(loss) and all(map(math.isfinite, terms.values())) and bool(jnp.all(jnp.isfinite(state.x)))
+            ):
                 status = "non-finite"
-                raise RunError(f"the loss became non-finite at step {step} ({loss}); kept the image of step {step - 1} as last.png")
+                raise RunError(
+                    f"the loss became non-finite at step {step} ({loss}); kept the image of step {step - 1} as last.png"
+                )
             good, good_terms = state, terms
-            logger.log_step(step, {"total": loss, **terms, "evaluations": int(state.evaluations),
-                                   "seconds": time.perf_counter() - t0})
-            bar.set_postfix(loss=f"{loss:.4g}", style=f"{terms.get('style', 0):.3g}", content=f"{terms.get('content', 0):.3g}", refresh=False)
+            logger.log_step(
+                step,
+                {"total": loss, **terms, "evaluations": int(state.evaluations), "seconds": time.perf_counter() - t0},
+            )
+            bar.set_postfix(
+                loss=f"{loss:.4g}",
+                style=f"{terms.get('style', 0):.3g}",
+                content=f"{terms.get('content', 0):.3g}",
+                refresh=False,
+            )
             bar.update(1)
             if run.save_every and step % run.save_every == 0:
                 logger.log_image(step, finish_image(run, state.x, problem.inputs))
@@ -290,15 +351,34 @@ def stylize(run: RunConfig, params: dict, out_dir: str | Path, config_record: di
         raise RunError(f"interrupted at step {step}; checkpoint saved, continue with resume=true") from None
     finally:
         bar.close()
-        summary = finish_run(run, problem, good, good_terms, status, step, seconds_compile, time.perf_counter() - t0,
-                             bool(opt.converged), logger, out_dir, config_record,
-                             **({"tiling": resources.tiling_record(problem.x0.shape, run, opt_cfg["history"])} if run.tile else {}))
+        summary = finish_run(
+            run,
+            problem,
+            good,
+            good_terms,
+            status,
+            step,
+            seconds_compile,
+            time.perf_counter() - t0,
+            bool(opt.converged),
+            logger,
+            out_dir,
+            config_record,
+            **({"tiling": resources.tiling_record(problem.x0.shape, run, opt_cfg["history"])} if run.tile else {}),
+        )
     return summary
 
 
-def run(run: RunConfig, params: dict, out_dir: str | Path, config_record: dict | None = None,
-        wandb: dict | None = None, content: Source | None = None, styles: Sequence[Source] | None = None,
-        inputs: Inputs | None = None) -> dict[str, Any]:
+def run(
+    run: RunConfig,
+    params: dict,
+    out_dir: str | Path,
+    config_record: dict | None = None,
+    wandb: dict | None = None,
+    content: Source | None = None,
+    styles: Sequence[Source] | None = None,
+    inputs: Inputs | None = None,
+) -> dict[str, Any]:
     """One configured run, single- or multi-scale, as the CLI and the Python API both start it.
     ``inputs``: already loaded at the output size (single-scale runs reuse them)."""
     if run.scales:

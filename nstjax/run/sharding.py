@@ -62,8 +62,10 @@ def check_rows(height: int) -> None:
 
     count = len(jax.local_devices())
     if count > 1 and height < ROWS_PER_DEVICE * count:
-        raise ConfigError(f"shard=spatial: the image has {height} rows, too few for {count} devices "
-                          f"({ROWS_PER_DEVICE} rows each at least); use a larger image_size or shard=none")
+        raise ConfigError(
+            f"shard=spatial: the image has {height} rows, too few for {count} devices "
+            f"({ROWS_PER_DEVICE} rows each at least); use a larger image_size or shard=none"
+        )
 
 
 def rows_mesh(height: int) -> Mesh | None:

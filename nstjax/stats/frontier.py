@@ -104,16 +104,18 @@ def bd_delta(x_base: ArrayLike, y_base: ArrayLike, x_var: ArrayLike, y_var: Arra
     return gap(curve(x_base, y_base, log_x), curve(x_var, y_var, log_x))
 
 
-def delta_matched_content(content_base: ArrayLike, style_base: ArrayLike, content_var: ArrayLike,
-                          style_var: ArrayLike, log_x: bool = True) -> float:
+def delta_matched_content(
+    content_base: ArrayLike, style_base: ArrayLike, content_var: ArrayLike, style_var: ArrayLike, log_x: bool = True
+) -> float:
     """The variant's style distance minus the baseline's at matched content distance, averaged over the
     overlapping range of log content distance (``bd_delta`` with x = content, y = style). Negative: closer to the
     style for the same content kept."""
     return bd_delta(content_base, style_base, content_var, style_var, log_x)
 
 
-def delta_matched_style(content_base: ArrayLike, style_base: ArrayLike, content_var: ArrayLike,
-                        style_var: ArrayLike, log_x: bool = True) -> float:
+def delta_matched_style(
+    content_base: ArrayLike, style_base: ArrayLike, content_var: ArrayLike, style_var: ArrayLike, log_x: bool = True
+) -> float:
     """The variant's content distance minus the baseline's at matched style distance, averaged over the
     overlapping range of log style distance (``bd_delta`` with x = style, y = content; the Pareto points are the
     same, the inverse of a decreasing frontier being decreasing). Negative: more content kept for the same style."""

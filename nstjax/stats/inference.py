@@ -22,8 +22,9 @@ def crossed_mean(table: ArrayLike) -> float:
     return float(table[defined].mean()) if defined.any() else float("nan")
 
 
-def bootstrap_ci(table: ArrayLike, n_boot: int = 2000, seed: int = 0,
-                 level: float = 0.95) -> tuple[float, float] | tuple[np.ndarray, np.ndarray]:
+def bootstrap_ci(
+    table: ArrayLike, n_boot: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float] | tuple[np.ndarray, np.ndarray]:
     """Percentile interval of the mean per-pair value by a two-way bootstrap over a crossed design.
 
     ``table[i, j]`` is pair (content i, style j)'s value, NaN where the pair has none. One resample draws the
@@ -178,8 +179,14 @@ def _floats(x: ArrayLike) -> np.ndarray:
     return np.asarray([np.nan if v is None else v for v in a.ravel()], dtype=float).reshape(a.shape)
 
 
-def significant(p_holm: ArrayLike, p_style_holm: ArrayLike, p_crossed_holm: ArrayLike, lo: ArrayLike,
-                hi: ArrayLike, alpha: float = ALPHA) -> np.ndarray | bool:
+def significant(
+    p_holm: ArrayLike,
+    p_style_holm: ArrayLike,
+    p_crossed_holm: ArrayLike,
+    lo: ArrayLike,
+    hi: ArrayLike,
+    alpha: float = ALPHA,
+) -> np.ndarray | bool:
     """The claim "the variant differs from the baseline", for a crossed design of contents × styles: all of
 
         p_holm < α  and  p_style_holm < α  and  p_crossed_holm < α  and  0 ∉ [lo, hi],

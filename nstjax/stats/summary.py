@@ -78,12 +78,23 @@ def _pair_deltas(base: dict[float, dict], var: dict[float, dict], metric: str) -
         nan = float("nan")
         return {"delta": nan, "matched_style": nan, "equal_ratio": equal_ratio, "overlap": nan, "nonpositive": True}
     f_base, f_var = curve(cb, sb), curve(cv, sv)
-    return {"delta": gap(f_base, f_var), "matched_style": delta_matched_style(cb, sb, cv, sv),
-            "equal_ratio": equal_ratio, "overlap": overlap_share(f_base, f_var), "nonpositive": False}
+    return {
+        "delta": gap(f_base, f_var),
+        "matched_style": delta_matched_style(cb, sb, cv, sv),
+        "equal_ratio": equal_ratio,
+        "overlap": overlap_share(f_base, f_var),
+        "nonpositive": False,
+    }
 
 
-def summarize(rows: list[dict], baseline: str, metrics: Sequence[str] = ("style_gram", "style_swd"), seed: int = 0,
-              n_boot: int = 2000, n_perm: int = 10000) -> dict:
+def summarize(
+    rows: list[dict],
+    baseline: str,
+    metrics: Sequence[str] = ("style_gram", "style_swd"),
+    seed: int = 0,
+    n_boot: int = 2000,
+    n_perm: int = 10000,
+) -> dict:
     """Every variant against ``baseline``, per yardstick style metric, over the (content, style) pairs.
 
     ``rows``: one per run, {"content", "style", "variant", "ratio", "content_distance", <each metric>} (a missing
@@ -135,8 +146,13 @@ def summarize(rows: list[dict], baseline: str, metrics: Sequence[str] = ("style_
                 if var is None:
                     missing += 1
                     nan = float("nan")
-                    pair: dict[str, Any] = {"delta": nan, "matched_style": nan, "equal_ratio": nan, "overlap": nan,
-                            "nonpositive": False}
+                    pair: dict[str, Any] = {
+                        "delta": nan,
+                        "matched_style": nan,
+                        "equal_ratio": nan,
+                        "overlap": nan,
+                        "nonpositive": False,
+                    }
                 else:
                     pair = _pair_deltas(frontiers[(baseline, c, s)], var, metric)
                 nonpos += pair["nonpositive"]
@@ -144,9 +160,16 @@ def summarize(rows: list[dict], baseline: str, metrics: Sequence[str] = ("style_
                 matched_style.append(pair["matched_style"])
                 equal_ratio.append(pair["equal_ratio"])
                 overlap.append(pair["overlap"])
-                per_pair.append({"content": c, "style": s, "delta": _num(pair["delta"]),
-                                 "delta_matched_style": _num(pair["matched_style"]),
-                                 "delta_equal_ratio": _num(pair["equal_ratio"]), "overlap": _num(pair["overlap"])})
+                per_pair.append(
+                    {
+                        "content": c,
+                        "style": s,
+                        "delta": _num(pair["delta"]),
+                        "delta_matched_style": _num(pair["matched_style"]),
+                        "delta_equal_ratio": _num(pair["equal_ratio"]),
+                        "overlap": _num(pair["overlap"]),
+                    }
+                )
             deltas = table[np.isfinite(table)]  # row-major: contents × styles order, as per_pair
             compared = np.array([p["delta"] is not None for p in per_pair], dtype=bool)
             equal = np.asarray(equal_ratio, dtype=float)
@@ -154,45 +177,59 @@ def summarize(rows: list[dict], baseline: str, metrics: Sequence[str] = ("style_
             lo, hi = bootstrap_ci(table, n_boot=n_boot, seed=_seed(seed, "bootstrap", metric, variant))
             p = sign_flip_p(deltas, n_perm=n_perm, seed=_seed(seed, "permutation", metric, variant))
             p_style = style_flip_p(table, n_perm=n_perm, seed=_seed(seed, "style permutation", metric, variant))
-            per_style = {s: crossed_mean(table[:, j]) for j, s in enumerate(styles)
-                         if any(pair[1] == s for pair in pairs)}
-            block.append({
-                "variant": variant,
-                "metric": metric,
-                "delta": _num(crossed_mean(table)),
-                "ci95": [_num(float(lo)), _num(float(hi))],
-                "p": _num(float(p)),
-                "p_holm": None,
-                "p_style": _num(float(p_style)),
-                "p_style_holm": None,
-                "p_crossed": _num(float(min_f_p(table))),
-                "p_crossed_holm": None,
-                "significant": False,
-                "wins": int((deltas < 0).sum()),
-                "pairs_compared": int(deltas.size),
-                "pairs_without_overlap": len(pairs) - int(deltas.size),
-                "pairs_missing": missing,
-                "pairs_nonpositive": nonpos,
-                "pairs_small_overlap": int((compared & (shares < SMALL_OVERLAP)).sum()),
-                "delta_matched_style": _num(crossed_mean(np.asarray(matched_style))),
-                "pairs_matched_style": int(np.isfinite(matched_style).sum()),
-                "delta_equal_ratio": _num(crossed_mean(equal)),
-                "pairs_equal_ratio": int(np.isfinite(equal).sum()),
-                "delta_equal_ratio_compared": _num(crossed_mean(equal[compared])),
-                "per_style": {s: _num(v) for s, v in per_style.items()},
-                "per_pair": per_pair,
-            })
+            per_style = {
+                s: crossed_mean(table[:, j]) for j, s in enumerate(styles) if any(pair[1] == s for pair in pairs)
+            }
+            block.append(
+                {
+                    "variant": variant,
+                    "metric": metric,
+                    "delta": _num(crossed_mean(table)),
+                    "ci95": [_num(float(lo)), _num(float(hi))],
+                    "p": _num(float(p)),
+                    "p_holm": None,
+                    "p_style": _num(float(p_style)),
+                    "p_style_holm": None,
+                    "p_crossed": _num(float(min_f_p(table))),
+                    "p_crossed_holm": None,
+                    "significant": False,
+                    "wins": int((deltas < 0).sum()),
+                    "pairs_compared": int(deltas.size),
+                    "pairs_without_overlap": len(pairs) - int(deltas.size),
+                    "pairs_missing": missing,
+                    "pairs_nonpositive": nonpos,
+                    "pairs_small_overlap": int((compared & (shares < SMALL_OVERLAP)).sum()),
+                    "delta_matched_style": _num(crossed_mean(np.asarray(matched_style))),
+                    "pairs_matched_style": int(np.isfinite(matched_style).sum()),
+                    "delta_equal_ratio": _num(crossed_mean(equal)),
+                    "pairs_equal_ratio": int(np.isfinite(equal).sum()),
+                    "delta_equal_ratio_compared": _num(crossed_mean(equal[compared])),
+                    "per_style": {s: _num(v) for s, v in per_style.items()},
+                    "per_pair": per_pair,
+                }
+            )
         for key in ("p", "p_style", "p_crossed"):
             adjusted = holm([np.nan if comp[key] is None else comp[key] for comp in block])
             for comp, q in zip(block, adjusted, strict=True):
                 comp[f"{key}_holm"] = _num(q)
         for comp in block:
-            comp["significant"] = bool(significant(comp["p_holm"], comp["p_style_holm"], comp["p_crossed_holm"],
-                                                   *comp["ci95"]))
+            comp["significant"] = bool(
+                significant(comp["p_holm"], comp["p_style_holm"], comp["p_crossed_holm"], *comp["ci95"])
+            )
         comparisons.extend(block)
-    return {"baseline": baseline, "pairs": len(pairs), "variants": variants, "metrics": list(metrics),
-            "contents": contents, "styles": styles, "seed": seed, "n_boot": n_boot, "n_perm": n_perm,
-            "alpha": ALPHA, "comparisons": comparisons}
+    return {
+        "baseline": baseline,
+        "pairs": len(pairs),
+        "variants": variants,
+        "metrics": list(metrics),
+        "contents": contents,
+        "styles": styles,
+        "seed": seed,
+        "n_boot": n_boot,
+        "n_perm": n_perm,
+        "alpha": ALPHA,
+        "comparisons": comparisons,
+    }
 
 
 def _fmt(x: float | None) -> str:
@@ -213,24 +250,35 @@ def to_markdown(summary: dict) -> str:
     lines = [
         f"# Variants against {base} over {summary['pairs']} pairs",
         "",
-        (f"Δ = the variant's yardstick style distance minus {base}'s at matched content distance (mean gap over the "
-         "overlapping range of log content distance, then mean over pairs): negative = closer to the style for the "
-         "same content kept."),
+        (
+            f"Δ = the variant's yardstick style distance minus {base}'s at matched content distance (mean gap over the "
+            "overlapping range of log content distance, then mean over pairs): negative = closer to the style for the "
+            "same content kept."
+        ),
         "",
-        (f"Significant = p (Holm) < {alpha:g}, p by style (Holm) < {alpha:g}, p min F′ (Holm) < {alpha:g} and the "
-         "95% interval excludes 0: the difference holds over styles like these, with the style effect allowed to "
-         "vary (style-clustered sign flip, exact) and with contents and styles both random (Clark's min F′), not "
-         "only on the pairs compared (the plain p)."),
+        (
+            f"Significant = p (Holm) < {alpha:g}, p by style (Holm) < {alpha:g}, p min F′ (Holm) < {alpha:g} and the "
+            "95% interval excludes 0: the difference holds over styles like these, with the style effect allowed to "
+            "vary (style-clustered sign flip, exact) and with contents and styles both random (Clark's min F′), not "
+            "only on the pairs compared (the plain p)."
+        ),
     ]
     n_styles = len(summary.get("styles", []))
     n_tested = len({c["variant"] for c in summary["comparisons"] if c.get("p_style") is not None})
     if n_styles and n_tested and n_tested * 2.0 / 2.0**n_styles >= alpha:
-        lines += ["", (f"With {n_styles} styles the by-style p is at least 2/2^{n_styles} = {2.0 / 2.0**n_styles:.3g}"
-                       f"{f' (×{n_tested} by Holm)' if n_tested > 1 else ''}, so no variant can be significant: "
-                       "a claim needs more styles.")]
-    header = ("| rank | variant | Δ at matched content | 95% interval | significant | p | p (Holm) | p by style (Holm) "
-              "| p min F′ (Holm) | wins | pairs compared | pairs without overlap | overlap < 0.5 "
-              "| Δ content at matched style | Δ at equal ratio (pairs compared) | Δ at equal ratio (all) |")
+        lines += [
+            "",
+            (
+                f"With {n_styles} styles the by-style p is at least 2/2^{n_styles} = {2.0 / 2.0**n_styles:.3g}"
+                f"{f' (×{n_tested} by Holm)' if n_tested > 1 else ''}, so no variant can be significant: "
+                "a claim needs more styles."
+            ),
+        ]
+    header = (
+        "| rank | variant | Δ at matched content | 95% interval | significant | p | p (Holm) | p by style (Holm) "
+        "| p min F′ (Holm) | wins | pairs compared | pairs without overlap | overlap < 0.5 "
+        "| Δ content at matched style | Δ at equal ratio (pairs compared) | Δ at equal ratio (all) |"
+    )
     for metric in summary["metrics"]:
         block = [c for c in summary["comparisons"] if c["metric"] == metric]
         block.sort(key=lambda c: (c["delta"] is None, c["delta"] if c["delta"] is not None else 0.0))
@@ -243,8 +291,15 @@ def to_markdown(summary: dict) -> str:
                 f"| {_fmt(c.get('p_style_holm'))} | {_fmt(c.get('p_crossed_holm'))} "
                 f"| {c['wins']}/{c['pairs_compared']} | {c['pairs_compared']} | {c['pairs_without_overlap']} "
                 f"| {c.get('pairs_small_overlap', 0)} | {_fmt(c['delta_matched_style'])} "
-                f"| {_fmt(c.get('delta_equal_ratio_compared'))} | {_fmt(c['delta_equal_ratio'])} |")
-    lines += ["", (f"Two-way bootstrap over contents and styles ({summary['n_boot']} resamples), sign-flip "
-                   f"permutation p per pair and per style ({summary['n_perm']} draws or exact), Clark's min F′, "
-                   f"Holm across variants per metric; seed {summary['seed']}."), ""]
+                f"| {_fmt(c.get('delta_equal_ratio_compared'))} | {_fmt(c['delta_equal_ratio'])} |"
+            )
+    lines += [
+        "",
+        (
+            f"Two-way bootstrap over contents and styles ({summary['n_boot']} resamples), sign-flip "
+            f"permutation p per pair and per style ({summary['n_perm']} draws or exact), Clark's min F′, "
+            f"Holm across variants per metric; seed {summary['seed']}."
+        ),
+        "",
+    ]
     return "\n".join(lines)

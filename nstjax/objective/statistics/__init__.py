@@ -23,8 +23,18 @@ from nstjax.objective.statistics.mrf import MRF
 from nstjax.objective.statistics.remd import REMD
 from nstjax.objective.statistics.swd import SWD, directions, quantiles, sliced_w2
 
-__all__ = ["HIGHEST", "STYLE_LOSSES", "Statistic", "Stats", "directions", "linear_mix", "quantiles", "second_moment",
-           "sliced_w2", "sqrtm_psd"]
+__all__ = [
+    "HIGHEST",
+    "STYLE_LOSSES",
+    "Statistic",
+    "Stats",
+    "directions",
+    "linear_mix",
+    "quantiles",
+    "second_moment",
+    "sliced_w2",
+    "sqrtm_psd",
+]
 
 STYLE_LOSSES: dict[str, Statistic] = {"gram": GRAM, "mean_std": MEAN_STD, "w2": W2, "swd": SWD}
 STYLE_LOSSES["mrf"] = MRF  # Li & Wand 2016: nearest 3×3 patches (statistics/mrf.py)

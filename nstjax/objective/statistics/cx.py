@@ -37,13 +37,17 @@ def _mix(stats: Sequence[Stats], blend: Sequence[float]) -> Stats:
     shares = [w / total for w in blend]
     counts = [s["features"].shape[0] for s in stats]
     weights = [jnp.full((m,), p / m) for m, p in zip(counts, shares, strict=True)]
-    return {"features": jnp.concatenate([s["features"] for s in stats]), "weights": jnp.concatenate(weights),
-            "mean": sum(p * s["mean"] for s, p in zip(stats, shares, strict=True)),
-            "second_diag": sum(p * s["second_diag"] for s, p in zip(stats, shares, strict=True))}
+    return {
+        "features": jnp.concatenate([s["features"] for s in stats]),
+        "weights": jnp.concatenate(weights),
+        "mean": sum(p * s["mean"] for s, p in zip(stats, shares, strict=True)),
+        "second_diag": sum(p * s["second_diag"] for s, p in zip(stats, shares, strict=True)),
+    }
 
 
-def _sample(key: jax.Array | None, x: jax.Array,
-            weights: jax.Array | None = None) -> tuple[jax.Array, jax.Array | None]:
+def _sample(
+    key: jax.Array | None, x: jax.Array, weights: jax.Array | None = None
+) -> tuple[jax.Array, jax.Array | None]:
     """At most ``MAX_POSITIONS`` rows of ``x``, drawn from ``key``: without replacement, or in proportion
     to ``weights`` (a mixture of styles); the rows and their weights (None: uniform)."""
     if x.shape[0] <= MAX_POSITIONS:

@@ -12,6 +12,7 @@ from nstjax.objective.statistics.base import Statistic, Stats, energy, linear_mi
 
 # --- gram ----------------------------------------------------------------------------------------------
 
+
 def _gram_describe(x: jax.Array) -> Stats:
     return {"second": second_moment(x)}
 
@@ -29,6 +30,7 @@ def _gram_compare(s: Stats, t: Stats) -> jax.Array:
 
 # --- mean_std ------------------------------------------------------------------------------------------
 
+
 def _moments_describe(x: jax.Array) -> Stats:
     return {"mean": jnp.mean(x, axis=0), "second_diag": jnp.mean(jnp.square(x), axis=0)}
 
@@ -37,7 +39,9 @@ def _std(mean: jax.Array, second_diag: jax.Array) -> jax.Array:
     return jnp.sqrt(jnp.maximum(second_diag - jnp.square(mean), 0.0) + 1e-8)
 
 
-def _mean_std_distance(x: jax.Array, t: Stats, mask: jax.Array | None = None, key: jax.Array | None = None) -> jax.Array:
+def _mean_std_distance(
+    x: jax.Array, t: Stats, mask: jax.Array | None = None, key: jax.Array | None = None
+) -> jax.Array:
     """e · mean_i [(μ_i − μ^s_i)² + (σ_i − σ^s_i)²]: per-channel mean and standard deviation, the
     batch-norm-statistics kernel of Li et al., "Demystifying Neural Style Transfer" (IJCAI 2017)."""
     mu, sd = jnp.mean(x, axis=0), jnp.std(x, axis=0)
@@ -47,12 +51,14 @@ def _mean_std_distance(x: jax.Array, t: Stats, mask: jax.Array | None = None, ke
 
 def _mean_std_compare(s: Stats, t: Stats) -> jax.Array:
     """_mean_std_distance from the output's mean and E[x²] (``tile=N``): σ as the style's, with its 1e-8."""
-    diff = (jnp.mean(jnp.square(s["mean"] - t["mean"]))
-            + jnp.mean(jnp.square(_std(s["mean"], s["second_diag"]) - _std(t["mean"], t["second_diag"]))))
+    diff = jnp.mean(jnp.square(s["mean"] - t["mean"])) + jnp.mean(
+        jnp.square(_std(s["mean"], s["second_diag"]) - _std(t["mean"], t["second_diag"]))
+    )
     return energy(t["second_diag"]) * diff
 
 
 # --- w2 ------------------------------------------------------------------------------------------------
+
 
 def _w2_describe(x: jax.Array) -> Stats:
     return {"mean": jnp.mean(x, axis=0), "second": second_moment(x)}
@@ -82,14 +88,35 @@ def _w2_compare(s: Stats, t: Stats) -> jax.Array:
     inner = t["cov_sqrt"] @ cov @ t["cov_sqrt"]
     eig = jnp.linalg.eigvalsh((inner + inner.T) / 2)
     floor = 1e-6 * jnp.trace(cov_s) / n + 1e-12  # √λ has an infinite slope at 0; clamp tiny eigenvalues
-    w2 = jnp.sum(jnp.square(mu - t["mean"])) + jnp.trace(cov) + jnp.trace(cov_s) - 2 * jnp.sum(jnp.sqrt(jnp.maximum(eig, floor)))
+    w2 = (
+        jnp.sum(jnp.square(mu - t["mean"]))
+        + jnp.trace(cov)
+        + jnp.trace(cov_s)
+        - 2 * jnp.sum(jnp.sqrt(jnp.maximum(eig, floor)))
+    )
     return energy(jnp.diagonal(t["second"])) * jnp.maximum(w2, 0.0) / n
 
 
-GRAM = Statistic(_gram_describe, linear_mix, _gram_distance,
-                 from_moments=lambda mean, second: {"second": second}, compare=_gram_compare)
-MEAN_STD = Statistic(_moments_describe, linear_mix, _mean_std_distance, masks=False,
-                     from_moments=lambda mean, second: {"mean": mean, "second_diag": jnp.diagonal(second)},
-                     compare=_mean_std_compare)
-W2 = Statistic(_w2_describe, _w2_mix, _w2_distance, masks=False,
-               from_moments=lambda mean, second: {"mean": mean, "second": second}, compare=_w2_compare)
+GRAM = Statistic(
+    _gram_describe,
+    linear_mix,
+    _gram_distance,
+    from_moments=lambda mean, second: {"second": second},
+    compare=_gram_compare,
+)
+MEAN_STD = Statistic(
+    _moments_describe,
+    linear_mix,
+    _mean_std_distance,
+    masks=False,
+    from_moments=lambda mean, second: {"mean": mean, "second_diag": jnp.diagonal(second)},
+    compare=_mean_std_compare,
+)
+W2 = Statistic(
+    _w2_describe,
+    _w2_mix,
+    _w2_distance,
+    masks=False,
+    from_moments=lambda mean, second: {"mean": mean, "second": second},
+    compare=_w2_compare,
+)

@@ -11,6 +11,7 @@ from nstjax.objective.statistics.base import HIGHEST, Statistic, Stats, energy
 
 # --- swd -----------------------------------------------------------------------------------------------
 
+
 def _swd_describe(x: jax.Array) -> Stats:
     return {"features": x}  # positions equally weighted; a mixture of styles adds "weights"
 
