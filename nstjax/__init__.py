@@ -13,4 +13,4 @@ if "ynn_fusion_type" not in os.environ.get("XLA_FLAGS", "") and os.environ.get("
 from nstjax.api import Result, compare, extract_features, score, stylize  # noqa: E402
 
 __all__ = ["Result", "compare", "extract_features", "score", "stylize"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
