@@ -102,8 +102,8 @@ def finished_run(run_dir: Path, record: dict) -> dict | None:
 
 def run_grid(grid: Grid, cli: list[str], out_dir: Path, images_dir: Path) -> dict:
     from nstjax.objective.normalize import params_for
+    from nstjax.run import runner
     from nstjax.run.config import validate
-    from nstjax.run.runner import stylize
 
     cell_dir = out_dir / grid.name
     results = []
@@ -124,7 +124,7 @@ def run_grid(grid: Grid, cli: list[str], out_dir: Path, images_dir: Path) -> dic
         done = finished_run(run_dir, record)
         reused = " (done before, reused)" if done else ""
         print(f"[{grid.name}] {i + 1}/{len(grid.cells)}: {cell.row} / {cell.col}{reused}", file=sys.stderr, flush=True)
-        summary = done or stylize(run, params_for(run.weights), run_dir, record)
+        summary = done or runner.run(run, params_for(run.weights), run_dir, record)  # one scale or several
         metrics = [json.loads(line)["total"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
         results.append(
             {
