@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
-from helpers import run_job
+from conftest import REPO
+from helpers import run_job, summary
+from PIL import Image
 from test_robustness import BASE
 
 from nstjax.run.config import ConfigError, auto_scales, validate
+from nstjax.run.experiments import run_grid
 
 CFG = {**BASE, "ratio_size": 512}
 
@@ -71,3 +77,26 @@ def test_each_scale_takes_its_own_steps(tmp_path, pair64):
     logged = lambda folder: [json.loads(line)["step"] for line in (folder / "metrics.jsonl").read_text().splitlines()]
     assert logged(out / "scale_64") == [1, 2, 3, 4] and logged(out) == [1, 2]
     assert result["steps"] == 2 and result["config"]["steps"] == [4, 2]
+
+
+def test_the_highres_experiment_compares_one_scale_with_coarse_to_fine(tmp_path, images_dir):
+    sys.path.insert(0, str(REPO / "experiments"))
+    import highres
+
+    grid = highres.build(96)
+    assert [c.overrides.get("scales") for c in grid.cells] == [None, [48, 96], "auto"]
+    assert [c.overrides["steps"] for c in grid.cells] == [200, [500, 200], [100]]  # auto_scales(96) == (96,)
+    for cell in grid.cells:  # the schedule's shape, at a test's cost
+        steps = cell.overrides["steps"]
+        cell.overrides["steps"] = [2] * len(steps) if isinstance(steps, list) else 3
+    cli = ["progress=false", "style_layers=upto2", "content_layers=[relu2_1]"]
+    result = run_grid(grid, cli, tmp_path, images_dir)
+    one, coarse, auto = (summary(Path(c["dir"])) for c in result["cells"])
+    assert one["image_size"] == coarse["image_size"] == auto["image_size"] == [72, 96] and one["steps"] == 3
+    assert [(s["image_size"], s["steps"]) for s in coarse["scales"]] == [([36, 48], 2), ([72, 96], 2)]
+    crops = np.asarray(Image.open(highres.crops(tmp_path / "highres.json", side=32)))
+    assert crops.shape == (32, 3 * 40 - 8, 3)
+    # Each crop is its own cell's pixels at full resolution: the one-scale run's window, cut out again here.
+    final = np.asarray(Image.open(Path(result["cells"][0]["dir"]) / "final.png").convert("RGB"))
+    assert (crops[:, :32] == final[24 - 8 : 24 + 24, 48 - 16 : 48 + 16]).all()
+    assert not (crops[:, :32] == crops[:, 40:72]).all()  # coarse to fine ends elsewhere
