@@ -27,6 +27,7 @@ EXPERIMENTS = [
     "blank_style",
     "black_style",
     "normalized",
+    "methods",
 ]
 
 
