@@ -68,6 +68,7 @@ def test_batch_equals_runs_one_after_another(params, images_dir, tmp_path):
     assert len({round(b["loss"]["total"]) for b in batched}) == 3
 
 
+@pytest.mark.slow
 def test_batched_launcher_runs_a_sweep(tmp_path, images_dir):
     """Three ratios × two optimisers with max_batch=2: nstjax's L-BFGS jobs in a batch of two and, left over,
     one alone; Adam's one by one (the lockstep is L-BFGS's)."""

@@ -29,6 +29,7 @@ ARGS = [
 ]
 
 
+@pytest.mark.slow
 def test_tiny_comparison_writes_its_outputs_and_a_rerun_reuses_every_run(tmp_path, capsys):
     out = tmp_path / "cmp"
     assert compare_cli.main([*ARGS, f"out_dir={out}"]) == 0

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+pytestmark = pytest.mark.slow  # over ~10 s each: `pytest -m 'not slow'` while working; CI runs all
+
 FOUR = {"XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4").strip()}
 
 
@@ -24,7 +26,15 @@ def nstjax(*args, cwd, env=None):
 
 @pytest.fixture(scope="module")
 def pair(images_dir):
-    return [f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}", "progress=false"]
+    # Shallow layers: what is tested is where the work runs and that it matches one device, not the objective;
+    # every process here compiles its own programs (the compilation cache is off).
+    return [
+        f"content={images_dir / 'tubingen.jpg'}",
+        f"style={images_dir / 'starry_night.jpg'}",
+        "progress=false",
+        "style_layers=upto3",
+        "content_layers=[relu3_1]",
+    ]
 
 
 def summaries(sweep_dir, count):
@@ -102,6 +112,7 @@ from nstjax.io import weights
 from nstjax.objective import compiled
 from nstjax.objective.losses import Weights
 from nstjax.run import batch, sharding
+
 params = weights.load_params()
 spec = compiled.Spec(conv="direct")
 rng = np.random.default_rng(0)

@@ -41,6 +41,7 @@ def small(grid):
     return ["image_size=64", "steps=5"], [5] * len(grid.cells)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_experiment_runs_small(name, tmp_path, images_dir, params):
     grid = importlib.import_module(name).build()

@@ -206,6 +206,7 @@ def logged(run_dir, term: str) -> list[float]:
     return [json.loads(line)[term] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_a_multirun_of_remd_and_cx_lowers_each_style_term(tmp_path, images_dir):
     out = tmp_path / "sweep"
     r = cli(

@@ -12,6 +12,8 @@ from PIL import Image
 
 from nstjax.cli import run_job
 
+pytestmark = pytest.mark.slow  # over ~10 s each: `pytest -m 'not slow'` while working; CI runs all
+
 STEPS = 100
 
 

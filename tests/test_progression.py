@@ -8,6 +8,8 @@ import pytest
 from nstjax.run.config import validate
 from nstjax.run.experiments import compose
 
+pytestmark = pytest.mark.slow  # over ~10 s each: `pytest -m 'not slow'` while working; CI runs all
+
 RATIOS = (1e-5, 1e-4, 1e-3, 1e-2)
 
 

@@ -50,6 +50,7 @@ def test_resume_without_checkpoint_is_an_error(tmp_path, pair64):
         run_job(tmp_path / "fresh", *pair64, "steps=3", "resume=true")
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_and_the_image(tmp_path, pair64):
     run_dir = tmp_path / "run"
     # Python's Ctrl-C handler installed explicitly: a shell that starts the tests in the background ignores

@@ -14,6 +14,8 @@ import pytest
 from PIL import Image
 from wandb_file import history
 
+pytestmark = pytest.mark.slow  # over ~10 s each: `pytest -m 'not slow'` while working; CI runs all
+
 
 def sweep(tmp_path, *args, env=None):
     """``env``: variables to set; None removes one."""
@@ -136,6 +138,8 @@ def test_new_poolings_and_style_statistics_sweep_and_each_lowers_its_own_style_t
         "image_size=64",
         "steps=6",
         "progress=false",
+        "style_layers=upto3",  # every variant reaches its pooling (after relu1_2, relu2_2) at a test's cost
+        "content_layers=[relu3_1]",
         f"hydra.sweep.dir={out}",
     )
     assert r.returncode == 0, r.stderr[-3000:]

@@ -76,6 +76,7 @@ def test_a_plan_measured_on_another_machine_is_not_used(tmp_path, monkeypatch):
     assert machine.tuned() == {} and machine.xla_cpu_flags() == machine.DEFAULT_XLA_CPU_FLAGS
 
 
+@pytest.mark.slow
 def test_xla_flags_are_timed_in_fresh_processes_and_the_fastest_kept(tmp_path, monkeypatch):
     monkeypatch.setenv("NSTJAX_TUNE_FILE", str(tmp_path / "tune.json"))
     result = tune.tune_xla(
