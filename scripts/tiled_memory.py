@@ -23,9 +23,10 @@ from pathlib import Path
 
 CHILD = r"""
 import atexit, json, sys
+PEAK = sys.argv[1]
 def hwm():
     kb = next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM'))
-    open(sys.argv[1], 'w').write(kb)
+    open(PEAK, 'w').write(kb)
 atexit.register(hwm)
 from nstjax.objective import metrics
 metrics.score = lambda *a, **k: None  # the run's peak, not the yardstick's network
