@@ -46,9 +46,9 @@ def cpu() -> str:
     return platform.processor()
 
 
-def one(size: int, tile: int, steps: int, images: Path, work: Path) -> dict:
-    out = work / f"s{size}_t{tile}"
-    peak = work / f"peak_{size}_{tile}"
+def one(size: int, tile: int, steps: int, images: Path, work: Path, extra: list[str]) -> dict:
+    out = work / f"s{size}_t{tile}_{len(list(work.iterdir()))}"
+    peak = work / f"peak_{out.name}"
     args = [
         f"content={images / 'tubingen.jpg'}",
         f"style={images / 'starry_night.jpg'}",
@@ -57,11 +57,12 @@ def one(size: int, tile: int, steps: int, images: Path, work: Path) -> dict:
         f"tile={tile}",
         "progress=false",
         f"hydra.run.dir={out}",
+        *extra,
     ]
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-c", CHILD, str(peak), *args], capture_output=True, text=True)
     wall = time.perf_counter() - t0
-    row: dict = {"size": size, "tile": tile, "wall_s": round(wall, 1)}
+    row: dict = {"size": size, "tile": tile, "extra": extra, "wall_s": round(wall, 1)}
     if r.returncode != 0:
         row["refused"] = (r.stderr.strip().splitlines() or ["?"])[-1]
         return row
@@ -81,6 +82,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048, 3072])
     parser.add_argument("--tile", type=int, default=512)
+    parser.add_argument("--no-untiled", action="store_true", help="only the tiled runs")
+    parser.add_argument("--extra", nargs="*", default=[], help="more overrides for every run, e.g. conv=direct")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--images", type=Path, default=Path(os.environ.get("NSTJAX_IMAGES", "../shared/images")))
     parser.add_argument("--out", type=Path, default=None)
@@ -88,8 +91,8 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
-            for tile in (0, args.tile):
-                rows.append(one(size, tile, args.steps, args.images, Path(tmp)))
+            for tile in (args.tile,) if args.no_untiled else (0, args.tile):
+                rows.append(one(size, tile, args.steps, args.images, Path(tmp), args.extra))
                 print(json.dumps(rows[-1]), flush=True)
     result = {"cpu": cpu(), "cores": os.cpu_count(), "steps": args.steps, "rows": rows}
     if args.out:
