@@ -56,7 +56,10 @@ def crops(record: Path, side: int = 256) -> Path:
 
 
 if __name__ == "__main__":
-    size = next((int(a.partition("=")[2]) for a in sys.argv[1:] if a.startswith("size=")), 1024)
+    given = next((a.partition("=")[2] for a in sys.argv[1:] if a.startswith("size=")), "1024")
+    if not given.isdigit() or int(given) < 64:
+        raise SystemExit(f"error: size must be a whole number of pixels, at least 64, got {given!r}")
+    size = int(given)
     argv = [a for a in sys.argv[1:] if not a.startswith("size=")]
     status = main(lambda: build(size), argv)
     out_dir = next((Path(a.partition("=")[2]) for a in argv if a.startswith("out_dir=")), Path("outputs/experiments"))
