@@ -223,13 +223,14 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
     if content_weight == 0 and style_weight == 0:
         raise ConfigError("content_weight and style_weight are both 0: nothing to optimise")
 
+    steps = _steps(cfg, scales)  # read once: the last size's count, and every size's when a list was given
     run = RunConfig(
         content=cfg.get("content"),
         styles=styles,
         style_blend=blend,
         style_scale=_number(cfg, "style_scale", positive=True),
         image_size=_image_size(cfg),
-        steps=_steps(cfg, scales)[-1],
+        steps=steps[-1],
         spec=Spec(
             content_layers,
             style_layers,
@@ -265,7 +266,7 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
         if cfg.get("ratio_size", 512) is None
         else _image_size({"ratio_size": cfg.get("ratio_size", 512)}, "ratio_size"),
         tile=_number({"tile": cfg.get("tile", 0)}, "tile", int, nonneg=True),
-        scale_steps=_steps(cfg, scales) if isinstance(cfg.get("steps"), (list, tuple)) else None,
+        scale_steps=steps if isinstance(cfg.get("steps"), (list, tuple)) else None,
     )
     if run.tile:
         _check_tile(run)
