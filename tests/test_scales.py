@@ -39,6 +39,16 @@ def test_steps_per_scale_and_auto_are_read():
     run = validate({**CFG, "image_size": 512, "scales": "auto", "steps": [100, 80, 60, 40, 20]})
     assert run.scale_steps == (100, 80, 60, 40, 20)
 
+    from nstjax.run.runner import scale_stage
+
+    run = validate({**CFG, "image_size": 1024, "scales": [256, 512, 1024], "steps": [30, 20, 10], "tile": 256})
+    stages = [scale_stage(run, i) for i in range(3)]
+    assert [(s.image_size, s.steps, s.tile, s.scales) for s in stages] == [
+        (256, 30, 0, None),  # no larger than one tile: one window, so untiled
+        (512, 20, 256, None),
+        (1024, 10, 256, None),
+    ]
+
 
 @pytest.mark.parametrize(
     ("cfg", "message"),

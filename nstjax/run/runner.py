@@ -210,6 +210,21 @@ def finish_run(
     return summary
 
 
+def scale_stage(run: RunConfig, i: int) -> RunConfig:
+    """The single-scale run of ``run.scales[i]``: its size and steps; tiled only where the image is larger than
+    one tile (a smaller one is a single window, and tiling it would only pay the second pass)."""
+    assert run.scales is not None
+    size = run.scales[i]
+    return replace(
+        run,
+        image_size=size,
+        scales=None,
+        scale_steps=None,
+        steps=run.scale_steps[i] if run.scale_steps else run.steps,
+        tile=run.tile if size > run.tile else 0,
+    )
+
+
 def stylize_scales(
     run: RunConfig,
     params: dict,
@@ -227,13 +242,7 @@ def stylize_scales(
     previous, stages = None, []
     for i, size in enumerate(run.scales):
         last = i == len(run.scales) - 1
-        stage = replace(
-            run,
-            image_size=size,
-            scales=None,
-            scale_steps=None,
-            steps=run.scale_steps[i] if run.scale_steps else run.steps,
-        )
+        stage = scale_stage(run, i)
         problem = prepare(stage, params, load_inputs(stage, content, styles))
         if previous is not None:
             h, w = problem.x0.shape[:2]
