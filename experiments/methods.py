@@ -13,6 +13,8 @@ from nstjax.run.experiments import Cell, Grid, main
 METHODS = {
     "gram": {"style_loss": "gram"},
     "mrf": {"style_loss": "mrf"},
+    # mrf's term is ~20× gram's at the content (docs/statistics.md): 1e-2 gives it gram's balance at 1e-3.
+    "mrf, α/β = 1e-2": {"style_loss": "mrf", "ratio": 1e-2},
     "hist": {"style_loss": "hist"},
     "remd + self-sim.": {"style_loss": "remd", "content_loss": "self_similarity"},
     "cx": {"style_loss": "cx"},

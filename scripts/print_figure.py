@@ -1,0 +1,47 @@
+"""A print-size result as the documentation shows it: the whole image scaled down beside a window at full
+resolution (a scaled-down print hides what the large size adds; the window shows the pixels as printed).
+
+    python scripts/print_figure.py outputs/print3072 docs/figures/print_3072.jpg [--side 640]
+
+The window is ``side`` px square at full resolution, taken where the Tübingen photograph has its sky and
+roofs (a third down, centred); the overview has the window's height and a box marking where the window is.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+
+def figure(run_dir: Path, side: int = 640) -> Image.Image:
+    final = Image.open(run_dir / "final.png").convert("RGB")
+    w, h = final.size
+    left, top = w // 2 - side // 2, h // 3 - side // 2
+    window = final.crop((left, top, left + side, top + side))
+    scale = side / h
+    overview = final.resize((round(w * scale), side), Image.LANCZOS)
+    ImageDraw.Draw(overview).rectangle(
+        [left * scale, top * scale, (left + side) * scale, (top + side) * scale], outline=(255, 255, 255), width=2
+    )
+    out = Image.new("RGB", (overview.width + 8 + side, side), "white")
+    out.paste(overview, (0, 0))
+    out.paste(window, (overview.width + 8, 0))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path, help="a finished run's directory (its final.png)")
+    parser.add_argument("out", type=Path, help="the figure to write (.jpg)")
+    parser.add_argument("--side", type=int, default=640, help="the full-resolution window's side, px")
+    args = parser.parse_args()
+    if not (args.run_dir / "final.png").is_file():
+        raise SystemExit(f"no final.png in {args.run_dir}: give a finished run's directory")
+    figure(args.run_dir, args.side).save(args.out, quality=88)
+    print(args.out)
+
+
+if __name__ == "__main__":
+    main()
