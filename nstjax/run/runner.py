@@ -181,6 +181,8 @@ def finish_run(
     """Writes final.png (last.png when the run failed), summary.json and the logger's records; returns the summary."""
     problem.result = good.x
     image = finish_image(run, good.x, problem.inputs)
+    # The image first: the yardstick below compiles and runs its own network, which may fail or be killed.
+    images.save_png(image, out_dir / ("final.png" if status == "done" else "last.png"))
     summary = {
         "status": status,
         "steps": steps,
@@ -205,7 +207,6 @@ def finish_run(
         **extra,
         "config": config_record or asdict(run),
     }
-    images.save_png(image, out_dir / ("final.png" if status == "done" else "last.png"))
     logger.finish(summary, image, failed=status != "done")
     return summary
 
