@@ -3,8 +3,9 @@ resolution (a scaled-down print hides what the large size adds; the window shows
 
     python scripts/print_figure.py outputs/print3072 docs/figures/print_3072.jpg [--side 640]
 
-The window is ``side`` px square at full resolution, taken where the Tübingen photograph has its sky and
-roofs (a third down, centred); the overview has the window's height and a box marking where the window is.
+The window is ``side`` px square at full resolution, centred three fifths across and two fifths down (in the
+Tübingen photograph: the church tower, roofs and sky); the overview has the window's height and a box
+marking where the window is.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from PIL import Image, ImageDraw
 def figure(run_dir: Path, side: int = 640) -> Image.Image:
     final = Image.open(run_dir / "final.png").convert("RGB")
     w, h = final.size
-    left, top = w // 2 - side // 2, h // 3 - side // 2
+    left, top = 3 * w // 5 - side // 2, 2 * h // 5 - side // 2
     window = final.crop((left, top, left + side, top + side))
     scale = side / h
     overview = final.resize((round(w * scale), side), Image.LANCZOS)
