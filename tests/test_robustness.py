@@ -108,6 +108,21 @@ def test_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_image(tmp_p
     assert stopped["metrics"] is None  # the yardstick only for a finished run
 
 
+def test_the_image_is_written_before_the_yardstick_runs(tmp_path, pair64, monkeypatch):
+    # At print sizes the yardstick is the largest step (docs/devices-memory.md): if it fails or is killed, the
+    # optimised image must already be on disk.
+    from nstjax.objective import metrics
+
+    def killed(*args, **kwargs):
+        raise MemoryError("the yardstick ran out of memory")
+
+    monkeypatch.setattr(metrics, "score", killed)
+    with pytest.raises(MemoryError):
+        run_job(tmp_path / "run", *pair64, "steps=2")
+    final = np.asarray(Image.open(tmp_path / "run" / "final.png"))
+    assert final.shape == (48, 64, 3) and final.std() > 5  # the stylised image, not a blank placeholder
+
+
 def test_too_large_for_memory_fails_before_work(tmp_path, pair64):
     with pytest.raises(TooLarge, match="^a 64×48 image needs about .* GiB") as info:
         run_job(tmp_path / "run", *pair64, "steps=3", "memory_budget=100000000")
