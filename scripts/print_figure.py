@@ -38,8 +38,12 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="the figure to write (.jpg)")
     parser.add_argument("--side", type=int, default=640, help="the full-resolution window's side, px")
     args = parser.parse_args()
-    if not (args.run_dir / "final.png").is_file():
-        raise SystemExit(f"no final.png in {args.run_dir}: give a finished run's directory")
+    final = args.run_dir / "final.png"
+    if not final.is_file():
+        raise SystemExit(f"error: no final.png in {args.run_dir}: give a finished run's directory")
+    shortest = min(Image.open(final).size)
+    if not 16 <= args.side <= shortest:
+        raise SystemExit(f"error: --side must be 16 to {shortest} px (the image's shorter side), got {args.side}")
     figure(args.run_dir, args.side).save(args.out, quality=88)
     print(args.out)
 
