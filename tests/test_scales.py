@@ -39,6 +39,8 @@ def test_steps_per_scale_and_auto_are_read():
     run = validate({**CFG, "image_size": 512, "scales": "auto", "steps": [100, 80, 60, 40, 20]})
     assert run.scale_steps == (100, 80, 60, 40, 20)
 
+
+def test_a_stage_no_larger_than_one_tile_runs_untiled():
     from nstjax.run.runner import scale_stage
 
     run = validate({**CFG, "image_size": 1024, "scales": [256, 512, 1024], "steps": [30, 20, 10], "tile": 256})
