@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from omegaconf import DictConfig
 
+    from nstjax.run.config import RunConfig
+
 PAPER_DEFAULTS = {"image_size": 512, "steps": 500, "progress": False}  # the paper's 512 px
 
 
@@ -100,14 +102,15 @@ def finished_run(run_dir: Path, record: dict) -> dict | None:
     return summary
 
 
-def run_grid(grid: Grid, cli: list[str], out_dir: Path, images_dir: Path) -> dict:
-    from nstjax.objective.normalize import params_for
-    from nstjax.run import runner
+def cell_configs(grid: Grid, cli: list[str], out_dir: Path, images_dir: Path) -> list[tuple[RunConfig, dict]]:
+    """Each cell's validated run and its config record, as :func:`run_grid` runs them (no work done): the
+    paper's defaults, then the grid's, the cell's and the command line's overrides."""
+    from omegaconf import OmegaConf
+
     from nstjax.run.config import validate
 
-    cell_dir = out_dir / grid.name
-    results = []
-    for i, cell in enumerate(grid.cells):
+    configs = []
+    for cell in grid.cells:
         overrides = {**PAPER_DEFAULTS, **grid.defaults, **cell.overrides}
         for key in ("content", "style"):
             value = overrides.get(key)
@@ -116,10 +119,19 @@ def run_grid(grid: Grid, cli: list[str], out_dir: Path, images_dir: Path) -> dic
             elif value is not None:
                 overrides[key] = resolve_image(value, images_dir, out_dir / "inputs")
         cfg = compose(overrides, cli)
-        run = validate(cfg)
-        from omegaconf import OmegaConf
+        configs.append((validate(cfg), cast(dict, OmegaConf.to_container(cfg, resolve=True))))
+    return configs
 
-        record = cast(dict, OmegaConf.to_container(cfg, resolve=True))  # a DictConfig gives a dict
+
+def run_grid(grid: Grid, cli: list[str], out_dir: Path, images_dir: Path) -> dict:
+    from nstjax.objective.normalize import params_for
+    from nstjax.run import runner
+
+    cell_dir = out_dir / grid.name
+    results = []
+    for i, (cell, (run, record)) in enumerate(
+        zip(grid.cells, cell_configs(grid, cli, out_dir, images_dir), strict=True)
+    ):
         run_dir = cell_dir / f"{i:02d}"
         done = finished_run(run_dir, record)
         reused = " (done before, reused)" if done else ""
