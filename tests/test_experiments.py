@@ -1,4 +1,5 @@
-"""Every figure experiment runs at image_size=64 and a few steps, and writes its labelled grid and its JSON."""
+"""Every figure experiment's cells compose into valid, distinct runs; one of each kind of grid runs at
+image_size=64 and a few steps, and writes its labelled grid and its JSON."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from conftest import REPO
 from PIL import Image
 
 sys.path.insert(0, str(REPO / "experiments"))
-from nstjax.run.experiments import run_grid  # noqa: E402
+from nstjax.run.experiments import cell_configs, run_grid  # noqa: E402
 
 EXPERIMENTS = [
     "content_reconstruction",
@@ -29,6 +30,11 @@ EXPERIMENTS = [
     "normalized",
     "methods",
 ]
+# Run end to end: one of each kind of grid (metrics and curves panels and every family of statistics:
+# methods; cells with their own steps: blank_style; a start at the optimum: black_style; the other weights and
+# conventions: normalized; the starts: init; several styles: styles). The others are the same machinery with
+# other overrides, checked cell by cell without running (a full run of all twelve costs ~5 min of CI).
+RUN = ["methods", "blank_style", "black_style", "normalized", "init", "styles"]
 
 
 def small(grid):
@@ -41,8 +47,27 @@ def small(grid):
     return ["image_size=64", "steps=5"], [5] * len(grid.cells)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", EXPERIMENTS)
+def test_every_cell_is_a_valid_run_of_its_own(name, tmp_path, images_dir):
+    grid = importlib.import_module(name).build()
+    cli, steps = small(grid)
+    configs = cell_configs(grid, cli, tmp_path, images_dir)
+    assert len(configs) == len(grid.cells) and len({(c.row, c.col) for c in grid.cells}) == len(grid.cells)
+    records = [json.dumps(record, sort_keys=True) for _, record in configs]
+    assert len(set(records)) == len(records)  # no two cells are the same run
+    for (run, record), cell, expected in zip(configs, grid.cells, steps, strict=True):
+        assert run.image_size == record["image_size"] == 64
+        assert record["steps"] == expected
+        for key in ("content", "style"):
+            paths = record[key] if isinstance(record[key], list) else [record[key]]
+            assert all(p is None or Path(p).is_file() for p in paths), (name, key, paths)
+        for key, value in cell.overrides.items():
+            if key not in ("content", "style"):
+                assert record[key] == value, (name, key, record[key], value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", RUN)
 def test_experiment_runs_small(name, tmp_path, images_dir, params):
     grid = importlib.import_module(name).build()
     cli, steps = small(grid)
