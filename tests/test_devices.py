@@ -27,14 +27,18 @@ def nstjax(*args, cwd, env=None):
 @pytest.fixture(scope="module")
 def pair(images_dir):
     # Shallow layers: what is tested is where the work runs and that it matches one device, not the objective;
-    # every process here compiles its own programs (the compilation cache is off).
+    # every process here compiles its own programs (the compilation cache is off). A sweep's jobs need only
+    # the first layer; a spatial split needs poolings to cross (SPATIAL).
     return [
         f"content={images_dir / 'tubingen.jpg'}",
         f"style={images_dir / 'starry_night.jpg'}",
         "progress=false",
-        "style_layers=upto3",
-        "content_layers=[relu3_1]",
+        "style_layers=[relu1_1]",
+        "content_layers=[relu1_1]",
     ]
+
+
+SPATIAL = ["style_layers=upto3", "content_layers=[relu3_1]"]
 
 
 def summaries(sweep_dir, count):
@@ -90,7 +94,7 @@ def test_a_sweep_uses_all_four_devices_and_matches_one_device(tmp_path, pair, la
 def test_spatial_sharding_splits_rows_over_four_devices_and_matches_one_device(tmp_path, pair, params):
     from helpers import run_job
 
-    args = [*pair, "image_size=176", "steps=3", "shard=spatial", "conv=direct"]
+    args = [*pair[:3], *SPATIAL, "image_size=176", "steps=3", "shard=spatial", "conv=direct"]
     r = nstjax(*args, f"hydra.run.dir={tmp_path / 'four'}", cwd=tmp_path, env=FOUR)
     assert r.returncode == 0, r.stderr[-2000:]
     runs = {

@@ -16,6 +16,9 @@ from wandb_file import history
 
 pytestmark = pytest.mark.slow  # over ~10 s each: `pytest -m 'not slow'` while working; CI runs all
 
+# For tests of the launchers, not of the objective: VGG19 up to relu1_1 compiles in a fraction of the whole.
+SHALLOW = ("style_layers=[relu1_1]", "content_layers=[relu1_1]")
+
 
 def sweep(tmp_path, *args, env=None):
     """``env``: variables to set; None removes one."""
@@ -177,6 +180,7 @@ def test_failing_job_does_not_stop_the_others(tmp_path, images_dir):
         "image_size=64",
         "steps=2",
         "progress=false",
+        *SHALLOW,
         f"hydra.sweep.dir={out}",
     )
     assert r.returncode == 1
@@ -209,6 +213,7 @@ def test_submitit_local_launcher_runs_jobs_in_their_own_processes(tmp_path, imag
         "image_size=64",
         "steps=2",
         "progress=false",
+        *SHALLOW,
         "hydra/launcher=submitit_local",
         f"hydra.sweep.dir={out}",
     )

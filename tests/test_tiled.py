@@ -105,7 +105,12 @@ def _compare(spec, tile, data, x, rel_loss=1e-4, rel_grad=1e-4):
     assert float(jnp.max(jnp.abs(grad_t - grad)) / jnp.max(jnp.abs(grad))) < rel_grad, what
 
 
-@pytest.mark.parametrize("preset", list(CASES))
+# upto3 and upto4 lie between upto2 and paper, whose style layers hold relu3_1 and relu4_1 too: they pass (add
+# them here to see) and stay out of CI, ~40 s of compilation.
+GRADIENT_CASES = ["upto1", "upto2", "paper"]
+
+
+@pytest.mark.parametrize("preset", GRADIENT_CASES)
 def test_tiled_loss_and_gradient_are_the_untiled_ones(preset, params, images_dir):
     content_layer, shape, tile = CASES[preset]
     content, style = _pair(images_dir, shape)
