@@ -38,8 +38,13 @@ def test_grouping_by_what_the_compiled_program_shares(images_dir):
         ["pooling=max"],
         ["optimizer=adam"],
         ["ratio=1e-4", "style_layer_weights=[1,1,1,1,0]"],
+        ["style_loss=w2", "ratio=1e-3"],
+        ["style_loss=w2", "ratio=1e-2"],
+        ["style_loss=mean_std", "ratio=1e-3"],
+        ["style_loss=mean_std", "ratio=1e-2"],
     )
-    assert batch.group(runs) == [[0, 1, 2, 5], [3], [4]]
+    # w2 runs one by one (its batched program hangs on XLA:CPU: nstjax/objective/statistics/moments.py).
+    assert batch.group(runs) == [[0, 1, 2, 5], [3], [8, 9], [4], [6], [7]]
 
 
 def test_batch_equals_runs_one_after_another(params, images_dir, tmp_path):

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 from nstjax.io.logging import RunLogger
 from nstjax.model import vgg
 from nstjax.objective import compiled, losses
+from nstjax.objective.statistics import STYLE_LOSSES
 from nstjax.optim.lbfgs import LBFGS, LbfgsState, Search
 from nstjax.run import resources, sharding
 from nstjax.run.config import RunConfig
@@ -55,12 +56,13 @@ def batch_key(run: RunConfig) -> str | None:
         or run.resume
         or run.checkpoint_every
         or compiled.stochastic(run.spec)
+        or not STYLE_LOSSES[run.spec.style_loss].batches
         or run.shard == "spatial"
         or run.tile
     ):
         # Lockstep is built on nstjax's L-BFGS; coarse-to-fine, checkpoints and an objective that draws new
         # random numbers at each run's own iterations (swd's directions; remd's, cx's and self_similarity's
-        # positions) run one by one.
+        # positions) and statistics that say they do not batch (w2) run one by one.
         return None
     blank = {f: None for f in PER_RUN}  # the per-run fields blanked, only to key the group
     return json.dumps(asdict(replace(run, **blank)), sort_keys=True, default=str)  # type: ignore[arg-type]

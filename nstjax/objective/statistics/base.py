@@ -21,6 +21,7 @@ class Statistic(NamedTuple):
     distance: Callable[..., jax.Array]  # (X, stats, mask (M,) | None, key) -> mean squared difference
     masks: bool = True  # supports ``style_masks``
     stochastic: bool = False  # needs fresh random numbers each iteration (``key``)
+    batches: bool = True  # runs of a sweep may share one batched program (``nstjax.run.batch``)
     spatial: bool = False  # describe and distance take H×W×C maps, not M × N (mrf: 3×3 patches)
     layers: tuple[str, ...] | None = None  # its paper's style layers, used while ``style_layers`` is ``paper``
     at: Callable[[str], Statistic] | None = None  # the statistic at a named layer, where it differs (hist)
