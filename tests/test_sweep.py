@@ -131,13 +131,14 @@ def test_report_has_the_yardstick_sorts_by_it_and_grids_a_two_key_sweep(wandb_sw
 
 def test_new_poolings_and_style_statistics_sweep_and_each_lowers_its_own_style_term(tmp_path, images_dir):
     out = tmp_path / "sweep"
-    # Every new variant: l2 and blur with mean_std and w2 (a 2×2 sweep), then swd over two seeds.
+    pair = (f"content={images_dir / 'tubingen.jpg'}", f"style={images_dir / 'starry_night.jpg'}")
+    # Every new variant once (pooling and statistic are independent keys: their product adds only compilations):
+    # l2 and blur pooling with w2, then mean_std and swd with the default pooling and the paper's layers.
     r = sweep(
         tmp_path,
-        f"content={images_dir / 'tubingen.jpg'}",
-        f"style={images_dir / 'starry_night.jpg'}",
+        *pair,
         "pooling=l2,blur",
-        "style_loss=mean_std,w2",
+        "style_loss=w2",
         "image_size=64",
         "steps=6",
         "progress=false",
@@ -148,27 +149,22 @@ def test_new_poolings_and_style_statistics_sweep_and_each_lowers_its_own_style_t
     assert r.returncode == 0, r.stderr[-3000:]
     r = sweep(
         tmp_path,
-        f"content={images_dir / 'tubingen.jpg'}",
-        f"style={images_dir / 'starry_night.jpg'}",
-        "style_loss=swd",
-        "seed=0,1",
+        *pair,
+        "style_loss=mean_std,swd",  # swd lowers its term enough in 6 steps with the paper's layers, not shallow ones
         "image_size=64",
         "steps=6",
         "progress=false",
-        f"hydra.sweep.dir={out}_swd",
+        f"hydra.sweep.dir={out}_stats",
     )
     assert r.returncode == 0, r.stderr[-3000:]
     seen = set()
-    for job in [out / str(i) for i in range(4)] + [tmp_path / "sweep_swd" / str(i) for i in range(2)]:
+    for job in [out / str(i) for i in range(2)] + [tmp_path / "sweep_stats" / str(i) for i in range(2)]:
         summary = json.loads((job / "summary.json").read_text())
-        seen.add((summary["config"]["pooling"], summary["config"]["style_loss"], summary["config"]["seed"]))
+        seen.add((summary["config"]["pooling"], summary["config"]["style_loss"]))
         styles = [json.loads(line)["style"] for line in (job / "metrics.jsonl").read_text().splitlines()]
         assert summary["steps"] == len(styles) == 6 and styles[-1] < 0.7 * styles[0], (job, styles)
         assert np.isfinite(summary["loss"]["total"]) and set(summary["metrics"]) >= {"style_gram", "style_swd"}
-    assert seen == {(p, s, 0) for p in ("l2", "blur") for s in ("mean_std", "w2")} | {
-        ("avg", "swd", 0),
-        ("avg", "swd", 1),
-    }
+    assert seen == {("l2", "w2"), ("blur", "w2"), ("avg", "mean_std"), ("avg", "swd")}
 
 
 def test_failing_job_does_not_stop_the_others(tmp_path, images_dir):
