@@ -17,13 +17,17 @@ def test_conv_and_input_gradient_match_direct(h, w, c, k, seed):
     x = jnp.asarray(rng.normal(size=(2, h, w, c)), jnp.float32)
     kernel = jnp.asarray(rng.normal(size=(3, 3, c, k)), jnp.float32)
     t = winograd.transform_kernels(kernel)
-    direct = vgg.conv_direct(x, kernel)
-    wino = winograd.conv_winograd(x, t["winograd"], t["winograd_t"])
+    # Jitted as the network runs them (one program each; op by op, every small operation compiled alone took
+    # seconds a case).
+    conv = {
+        "direct": jax.jit(lambda x: vgg.conv_direct(x, kernel)),
+        "winograd": jax.jit(lambda x: winograd.conv_winograd(x, t["winograd"], t["winograd_t"])),
+    }
+    direct, wino = conv["direct"](x), conv["winograd"](x)
     scale = float(jnp.abs(direct).max()) + 1e-6
     assert float(jnp.abs(wino - direct).max()) / scale < 1e-5
     probe = jnp.asarray(rng.normal(size=direct.shape), jnp.float32)
-    g_direct = jax.grad(lambda x: jnp.vdot(vgg.conv_direct(x, kernel), probe))(x)
-    g_wino = jax.grad(lambda x: jnp.vdot(winograd.conv_winograd(x, t["winograd"], t["winograd_t"]), probe))(x)
+    g_direct, g_wino = (jax.jit(jax.grad(lambda x, f=f: jnp.vdot(f(x), probe)))(x) for f in conv.values())
     assert float(jnp.abs(g_wino - g_direct).max()) / (float(jnp.abs(g_direct).max()) + 1e-6) < 1e-5
 
 
