@@ -105,9 +105,10 @@ def _compare(spec, tile, data, x, rel_loss=1e-4, rel_grad=1e-4):
     assert float(jnp.max(jnp.abs(grad_t - grad)) / jnp.max(jnp.abs(grad))) < rel_grad, what
 
 
-# upto3 and upto4 lie between upto2 and paper, whose style layers hold relu3_1 and relu4_1 too: they pass (add
-# them here to see) and stay out of CI, ~40 s of compilation.
-GRADIENT_CASES = ["upto1", "upto2", "paper"]
+# upto2 tiles both axes unevenly (46 × 52 in 16 px tiles) across a pooling; paper crosses all four poolings.
+# upto1 (the same without a pooling), upto3 and upto4 lie within those two: they pass (add them here to see)
+# and stay out of CI, ~60 s of compilation.
+GRADIENT_CASES = ["upto2", "paper"]
 
 
 @pytest.mark.parametrize("preset", GRADIENT_CASES)
