@@ -152,6 +152,12 @@ def stochastic(spec: Spec) -> bool:
     return STYLE_LOSSES[spec.style_loss].stochastic or CONTENT_LOSSES[spec.content_loss].stochastic
 
 
+def batches(spec: Spec) -> bool:
+    """Whether runs of ``spec`` can share one batched program: not when the objective draws per-iteration
+    random numbers (each run's own), nor for a statistic that says it does not batch (w2)."""
+    return not stochastic(spec) and STYLE_LOSSES[spec.style_loss].batches
+
+
 @functools.cache
 def value_and_grad_fn(spec: Spec) -> Callable[[Data, jax.Array], tuple[jax.Array, dict, jax.Array]]:
     """jit((data, image) -> (total, terms, gradient)): one full forward+backward pass."""

@@ -24,7 +24,6 @@ import jax.numpy as jnp
 from nstjax.io.logging import RunLogger
 from nstjax.model import vgg
 from nstjax.objective import compiled, losses
-from nstjax.objective.statistics import STYLE_LOSSES
 from nstjax.optim.lbfgs import LBFGS, LbfgsState, Search
 from nstjax.run import resources, sharding
 from nstjax.run.config import RunConfig
@@ -55,8 +54,7 @@ def batch_key(run: RunConfig) -> str | None:
         or run.scales
         or run.resume
         or run.checkpoint_every
-        or compiled.stochastic(run.spec)
-        or not STYLE_LOSSES[run.spec.style_loss].batches
+        or not compiled.batches(run.spec)
         or run.shard == "spatial"
         or run.tile
     ):
