@@ -45,7 +45,8 @@ def test_tiny_comparison_writes_its_outputs_and_a_rerun_reuses_every_run(tmp_pat
         assert all(math.isfinite(run[k]) and run[k] > 0 for k in ("content_distance", "style_gram", "style_swd"))
         # A variant's runs are named by what it changes: pooling=avg is the defaults.
         folder = {"pooling=max": "pooling=max", "pooling=avg": "defaults"}[run["variant"]]
-        assert run["dir"] == f"runs/{folder}/astronaut__{run['style']}/ratio_{run['ratio']:g}"
+        # Under the settings every run shares (image_size=64 and steps=4 here).
+        assert run["dir"] == f"runs/image_size=64,steps=4/{folder}/astronaut__{run['style']}/ratio_{run['ratio']:g}"
         summary = json.loads((out / run["dir"] / "summary.json").read_text())
         assert summary["metrics"]["style_gram"] == run["style_gram"]
         assert summary["batch_size"] == 3  # a pair and variant's ratio sweep, batched
@@ -99,6 +100,34 @@ def test_tiny_comparison_writes_its_outputs_and_a_rerun_reuses_every_run(tmp_pat
     )
     assert (other["executed"], other["reused"]) == (0, 12)
     assert other["summary"]["comparisons"][0]["delta"] == result["comparisons"][0]["delta"]
+
+
+def test_comparisons_at_other_settings_never_share_runs_and_one_file_written_two_ways_is_one_run(
+    tmp_path, monkeypatch, images_dir
+):
+    """Only the plan (no run): where each run's directory is and what config it records."""
+    from dataclasses import replace
+
+    from nstjax.run.compare import Comparison, plan
+
+    base = Comparison(
+        tuple(VARIANTS), tuple(RATIOS), tuple(CONTENTS), tuple(STYLES), tmp_path, tuple(RUN_KEYS), runs_dir=tmp_path
+    )
+    first = plan(base)
+    assert {c.dir.relative_to(tmp_path).parts[:2] for c in first} == {
+        ("image_size=64,steps=4", "pooling=max"),
+        ("image_size=64,steps=4", "defaults"),
+    }
+    # The same pairs and variants at 3 steps: a "defaults" too, in directories of its own.
+    other = plan(replace(base, overrides=("image_size=64", "steps=3")))
+    assert len(other) == len(first) and not {c.dir for c in other} & {c.dir for c in first}
+    # A photograph by its path relative to the working directory and by its absolute path: the same runs.
+    monkeypatch.chdir(images_dir)
+    by_name, by_path = (
+        plan(replace(base, contents=(content,))) for content in ("tubingen.jpg", str(images_dir / "tubingen.jpg"))
+    )
+    assert [(c.dir, c.record) for c in by_name] == [(c.dir, c.record) for c in by_path]
+    assert by_name[0].record["content"] == str((images_dir / "tubingen.jpg").resolve())
 
 
 @pytest.mark.parametrize(

@@ -81,6 +81,11 @@ def benchmark(name: str) -> tuple[list[str], list[str]]:
     return [resolve(str(s)) for s in spec["contents"]], [resolve(str(s)) for s in spec["styles"]]
 
 
+def canonical(source: str) -> str:
+    """An image source as runs record it: a file's absolute path (``skimage:NAME`` as it is)."""
+    return source if source.startswith(images.BUNDLED) else str(Path(source).resolve())
+
+
 def labels(sources: Sequence[str]) -> list[str]:
     """Short unique names for images (``coffee`` for ``skimage:coffee``, the file's stem otherwise)."""
     out: list[str] = []
@@ -126,8 +131,8 @@ def changes(record: dict, default: dict, prefix: str = "") -> list[str]:
 
 
 def slug(changed: Sequence[str]) -> str:
-    """A variant's changes as a directory name: the same configuration, however written, gets the same one, so
-    comparisons that share a ``runs_dir`` share its runs (``pooling=avg`` is the defaults' ``""``)."""
+    """Changes to a configuration as a directory name: the same configuration, however written, gets the same
+    one, so comparisons that share a ``runs_dir`` share its runs (``pooling=avg`` is the defaults' ``""``)."""
     text = re.sub(r"[^\w=.,+-]+", "_", ",".join(changed)) or "defaults"
     return text if len(text) <= 100 else f"{text[:90]}-{zlib.crc32(text.encode()):08x}"
 
@@ -168,9 +173,14 @@ def plan(comparison: Comparison) -> list[Cell]:
     for source in dict.fromkeys((*comparison.contents, *comparison.styles)):
         images.image_shape(source)
     content_names, style_names = labels(comparison.contents), labels(comparison.styles)
-    runs_dir = comparison.runs_dir or comparison.out_dir / "runs"
+    # One file written two ways is one run: a relative path is recorded absolute (as benchmarks' are).
+    contents, styles = ([canonical(s) for s in sources] for sources in (comparison.contents, comparison.styles))
+    # The settings every run shares name a level of their own, so comparisons at other settings sharing the
+    # runs_dir never write into each other's runs (both would have had a "defaults" variant).
     default = OmegaConf.to_container(compose({}, ["progress=false", *comparison.overrides]), resolve=True)
-    assert isinstance(default, dict)
+    plain = OmegaConf.to_container(compose({}, ["progress=false"]), resolve=True)
+    assert isinstance(default, dict) and isinstance(plain, dict)
+    runs_dir = (comparison.runs_dir or comparison.out_dir / "runs") / slug(changes(default, plain))
     cells: list[Cell] = []
     seen: dict[str, str] = {}
     for variant in comparison.variants:
@@ -181,8 +191,8 @@ def plan(comparison: Comparison) -> list[Cell]:
         if key in seen:
             raise ConfigError(f"variants {seen[key]!r} and {variant!r} are the same configuration")
         seen[key] = variant
-        for content, c_name in zip(comparison.contents, content_names, strict=True):
-            for style, s_name in zip(comparison.styles, style_names, strict=True):
+        for content, c_name in zip(contents, content_names, strict=True):
+            for style, s_name in zip(styles, style_names, strict=True):
                 for ratio in comparison.ratios:
                     record = {**base, "content": content, "style": style, "ratio": float(ratio)}
                     run = validate(record)
