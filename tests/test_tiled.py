@@ -105,9 +105,9 @@ def _compare(spec, tile, data, x, rel_loss=1e-4, rel_grad=1e-4):
     assert float(jnp.max(jnp.abs(grad_t - grad)) / jnp.max(jnp.abs(grad))) < rel_grad, what
 
 
-# upto2 tiles both axes unevenly (46 × 52 in 16 px tiles) across a pooling; paper crosses all four poolings.
-# upto1 (the same without a pooling), upto3 and upto4 lie within those two: they pass (add them here to see)
-# and stay out of CI, ~60 s of compilation.
+# upto2 tiles both axes unevenly (46 × 52 in 16 px tiles) across a pooling, with a float64 check; paper crosses
+# all four poolings. upto1 (37 × 45, no pooling: the only case with a one-pixel tiling step), upto3 and upto4 pass
+# (add them here to see) and stay out of CI, ~60 s of compilation.
 GRADIENT_CASES = ["upto2", "paper"]
 
 
@@ -132,7 +132,7 @@ def test_tiled_loss_and_gradient_are_the_untiled_ones(preset, params, images_dir
     # within that; and exactly (1e-4, measured 1e-12) in float64 where it is cheap (float64 convolutions are ~40×
     # slower on CPU): the shallow presets.
     _compare(w2, tile, w2_data, x, rel_loss=1e-3, rel_grad=1e-2)
-    if preset in ("upto1", "upto2"):
+    if preset in ("upto1", "upto2"):  # upto1: when added above
         with jax.enable_x64(True):
             _compare(w2, tile, *jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), (w2_data, x)))
 

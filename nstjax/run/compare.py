@@ -1,11 +1,11 @@
 """Comparing variants over a benchmark of (content, style) pairs: every variant's ratio sweep on every pair, then
 the statistics over pairs (``nstjax.stats.summary``) and the figures (``nstjax.io.compare_plots``).
 
-Each run is a normal run directory, ``DIR/runs/<variant>/<content>__<style>/ratio_<r>``, reused when it finished
-with the same config (``experiments.finished_run``), so an interrupted comparison continues where it stopped. Runs
-that differ only in numbers (one pair and variant's ratio sweep) run as one batch (``nstjax.run.batch``); the
-rest (``swd``'s draws) one by one. Writes ``DIR/compare.json``, ``compare.md``, ``frontiers.png`` (and
-``frontiers_<metric>.png`` for every further metric) and ``forest.png``.
+Each run is a normal run directory, ``DIR/runs/<shared settings>/<variant>/<content>__<style>/ratio_<r>``, reused
+when it finished with the same config (``experiments.finished_run``), so an interrupted comparison continues where it
+stopped. Runs that differ only in numbers (one pair and variant's ratio sweep) run as one batch
+(``nstjax.run.batch``); the rest (per-iteration random draws, ``w2``) one by one. Writes ``DIR/compare.json``,
+``compare.md``, ``frontiers.png`` (and ``frontiers_<metric>.png`` for every further metric) and ``forest.png``.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def benchmark(name: str) -> tuple[list[str], list[str]]:
 
 def canonical(source: str) -> str:
     """An image source as runs record it: a file's absolute path (``skimage:NAME`` as it is)."""
-    return source if source.startswith(images.BUNDLED) else str(Path(source).resolve())
+    return source if source.startswith(images.BUNDLED) else str(Path(source).expanduser().resolve())
 
 
 def labels(sources: Sequence[str]) -> list[str]:
@@ -131,8 +131,8 @@ def changes(record: dict, default: dict, prefix: str = "") -> list[str]:
 
 
 def slug(changed: Sequence[str]) -> str:
-    """Changes to a configuration as a directory name: the same configuration, however written, gets the same
-    one, so comparisons that share a ``runs_dir`` share its runs (``pooling=avg`` is the defaults' ``""``)."""
+    """Changes to a configuration as a directory name: the same changes, however written, get the same one, so
+    comparisons that share a ``runs_dir`` share its runs (``pooling=avg`` is the defaults' ``""``)."""
     text = re.sub(r"[^\w=.,+-]+", "_", ",".join(changed)) or "defaults"
     return text if len(text) <= 100 else f"{text[:90]}-{zlib.crc32(text.encode()):08x}"
 
