@@ -121,12 +121,17 @@ def test_comparisons_at_other_settings_never_share_runs_and_one_file_written_two
     # The same pairs and variants at 3 steps: a "defaults" too, in directories of its own.
     other = plan(replace(base, overrides=("image_size=64", "steps=3")))
     assert len(other) == len(first) and not {c.dir for c in other} & {c.dir for c in first}
-    # A photograph by its path relative to the working directory and by its absolute path: the same runs.
+    # A photograph by its path relative to the working directory, from the home directory, and by its absolute
+    # path: the same runs.
+    images_dir = images_dir.resolve()  # NSTJAX_IMAGES may be relative: before leaving the working directory
     monkeypatch.chdir(images_dir)
-    by_name, by_path = (
-        plan(replace(base, contents=(content,))) for content in ("tubingen.jpg", str(images_dir / "tubingen.jpg"))
+    monkeypatch.setenv("HOME", str(images_dir.parent))
+    by_name, by_home, by_path = (
+        plan(replace(base, contents=(content,)))
+        for content in ("tubingen.jpg", f"~/{images_dir.name}/tubingen.jpg", str(images_dir / "tubingen.jpg"))
     )
     assert [(c.dir, c.record) for c in by_name] == [(c.dir, c.record) for c in by_path]
+    assert [(c.dir, c.record) for c in by_home] == [(c.dir, c.record) for c in by_path]
     assert by_name[0].record["content"] == str((images_dir / "tubingen.jpg").resolve())
 
 
