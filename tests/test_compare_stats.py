@@ -336,18 +336,27 @@ def test_summary_claims_only_what_the_styles_support():
     assert c["p"] < 0.01 and c["p_style"] >= 0.125 and not c["significant"]
 
 
-def test_a_zero_distance_is_a_pair_without_a_delta():
-    rows = _rows([("base", 0.0, 1.0), ("v", -0.05, 1.0)], n_contents=2, n_styles=2)
-    for r in rows:  # the variant's lowest ratio on one pair returned the content image itself
+def test_a_run_at_a_zero_distance_is_set_aside_and_its_pair_compared_on_the_others():
+    rows = _rows([("base", 0.0, 1.0), ("v", -0.05, 1.0)], n_contents=3, n_styles=2)
+    for r in rows:  # the variant's highest-ratio run on one pair returned the content image itself
         if r["variant"] == "v" and (r["content"], r["style"]) == ("c1", "s0") and r["ratio"] == RATIOS[-1]:
             r["content_distance"] = 0.0
-    for r in rows:  # and a style distance of 0 on another
+    for r in rows:  # a style distance of 0 on another
         if r["variant"] == "base" and (r["content"], r["style"]) == ("c0", "s1") and r["ratio"] == RATIOS[0]:
             r["style_gram"] = 0.0
+    for r in rows:  # and on a third every variant run but one stayed at the content: no frontier left
+        if r["variant"] == "v" and (r["content"], r["style"]) == ("c2", "s1") and r["ratio"] != RATIOS[0]:
+            r["content_distance"] = 0.0
     (c,) = summary.summarize(rows, "base", metrics=("style_gram",), n_boot=100, n_perm=100)["comparisons"]
-    assert (c["pairs_compared"], c["pairs_without_overlap"], c["pairs_nonpositive"]) == (2, 2, 2)
-    assert [p["delta"] is None for p in c["per_pair"]] == [False, True, True, False]
-    assert c["delta"] == pytest.approx(-0.05, abs=1e-9)
+    assert (c["pairs_compared"], c["pairs_without_overlap"]) == (5, 1)
+    assert (c["pairs_nonpositive"], c["runs_nonpositive"]) == (3, 1 + 1 + 5)
+    assert [p["runs_set_aside"] for p in c["per_pair"]] == [0, 1, 1, 0, 0, 5]
+    assert [p["delta"] is None for p in c["per_pair"]] == [False] * 5 + [True]
+    # The shift is recovered on the narrower frontiers too (PCHIP through five points instead of six).
+    assert all(p["delta"] == pytest.approx(-0.05, abs=2e-3) for p in c["per_pair"][:5]), c["per_pair"]
+    # Equal ratio uses every run, the ones set aside included (each is a real run at that ratio).
+    pair = c["per_pair"][1]  # c0 × s1: the baseline's style 0 at RATIOS[0] makes that gap larger
+    assert pair["delta_equal_ratio"] > -0.05
 
 
 def test_markdown_ranks_and_counts():

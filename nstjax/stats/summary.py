@@ -64,26 +64,31 @@ def _frontiers(rows: list[dict], metrics: Sequence[str]) -> dict[tuple[str, str,
     return out
 
 
+def _placed(runs: dict[float, dict], metric: str) -> tuple[list[float], list[float], int]:
+    """A frontier's content and style distances that a log axis can place (both > 0, or not finite: those
+    ``curve`` skips), and how many runs were set aside for a distance ≤ 0 (a run that returned the content
+    image itself, as an L1 content loss's kink at the content can make it)."""
+    points = [(r["content_distance"], r[metric]) for r in runs.values()]
+    kept = [(c, s) for c, s in points if not nonpositive([c, s])]
+    return [c for c, _ in kept], [s for _, s in kept], len(points) - len(kept)
+
+
 def _pair_deltas(base: dict[float, dict], var: dict[float, dict], metric: str) -> dict[str, Any]:
     """One pair's deltas (matched content, matched style, equal ratio), the overlap share of its frontiers in log
-    content distance, and whether a distance ≤ 0 kept it from the log axes (then it has no delta)."""
-    cb = [r["content_distance"] for r in base.values()]
-    sb = [r[metric] for r in base.values()]
-    cv = [r["content_distance"] for r in var.values()]
-    sv = [r[metric] for r in var.values()]
+    content distance, and how many of its runs a distance ≤ 0 kept off the log axes (set aside: the frontiers
+    are the other runs'; equal ratio uses every run)."""
+    cb, sb, off_base = _placed(base, metric)
+    cv, sv, off_var = _placed(var, metric)
     gaps = [var[q][metric] - base[q][metric] for q in base if q in var]
     gaps = [g for g in gaps if np.isfinite(g)]
     equal_ratio = float(np.mean(gaps)) if gaps else float("nan")
-    if nonpositive([*cb, *sb, *cv, *sv]):
-        nan = float("nan")
-        return {"delta": nan, "matched_style": nan, "equal_ratio": equal_ratio, "overlap": nan, "nonpositive": True}
     f_base, f_var = curve(cb, sb), curve(cv, sv)
     return {
         "delta": gap(f_base, f_var),
         "matched_style": delta_matched_style(cb, sb, cv, sv),
         "equal_ratio": equal_ratio,
         "overlap": overlap_share(f_base, f_var),
-        "nonpositive": False,
+        "nonpositive": off_base + off_var,
     }
 
 
@@ -111,9 +116,11 @@ def summarize(
       p_crossed_holm are all < 0.05 and ``ci95`` excludes 0 (``inference.significant``); the per-pair ``p`` alone
       is not a claim about styles (it rejects far more often than 5% when the effect varies by style with mean 0);
     - ``pairs_compared``: pairs with a delta; ``pairs_without_overlap``: the baseline's pairs without one (the
-      frontiers do not overlap in content distance, one has fewer than two Pareto points, a distance ≤ 0 keeps
-      the pair off the log axis: ``pairs_nonpositive`` of them, or the variant has no runs on the pair:
-      ``pairs_missing`` of them), counted, never silently dropped; ``pairs_small_overlap``: pairs compared whose
+      frontiers do not overlap in content distance, one has fewer than two Pareto points, or the variant has no
+      runs on the pair: ``pairs_missing`` of them), counted, never silently dropped; a run at a distance ≤ 0 (the
+      content image itself) has no place on the log axes and is set aside from its frontier, the pair compared
+      on the others: ``runs_nonpositive`` such runs on ``pairs_nonpositive`` pairs (compared or not), each pair's
+      ``runs_set_aside`` in ``per_pair``; ``pairs_small_overlap``: pairs compared whose
       frontiers' overlap share (``frontier.overlap_share`` in log content distance) is below 0.5;
     - ``delta_matched_style``: mean over pairs of the content distance difference at matched style
       (``pairs_matched_style`` pairs); ``delta_equal_ratio``: mean over pairs of the mean over shared ratios of the
@@ -140,7 +147,7 @@ def summarize(
         block: list[dict[str, Any]] = []
         for variant in others:
             table = np.full((len(contents), len(styles)), np.nan)
-            per_pair, matched_style, equal_ratio, overlap, missing, nonpos = [], [], [], [], 0, 0
+            per_pair, matched_style, equal_ratio, overlap, missing, nonpos, runs_off = [], [], [], [], 0, 0, 0
             for c, s in pairs:
                 var = frontiers.get((variant, c, s))
                 if var is None:
@@ -151,11 +158,12 @@ def summarize(
                         "matched_style": nan,
                         "equal_ratio": nan,
                         "overlap": nan,
-                        "nonpositive": False,
+                        "nonpositive": 0,
                     }
                 else:
                     pair = _pair_deltas(frontiers[(baseline, c, s)], var, metric)
-                nonpos += pair["nonpositive"]
+                nonpos += pair["nonpositive"] > 0
+                runs_off += pair["nonpositive"]
                 table[contents.index(c), styles.index(s)] = pair["delta"]
                 matched_style.append(pair["matched_style"])
                 equal_ratio.append(pair["equal_ratio"])
@@ -168,6 +176,7 @@ def summarize(
                         "delta_matched_style": _num(pair["matched_style"]),
                         "delta_equal_ratio": _num(pair["equal_ratio"]),
                         "overlap": _num(pair["overlap"]),
+                        "runs_set_aside": pair["nonpositive"],
                     }
                 )
             deltas = table[np.isfinite(table)]  # row-major: contents × styles order, as per_pair
@@ -198,6 +207,7 @@ def summarize(
                     "pairs_without_overlap": len(pairs) - int(deltas.size),
                     "pairs_missing": missing,
                     "pairs_nonpositive": nonpos,
+                    "runs_nonpositive": runs_off,
                     "pairs_small_overlap": int((compared & (shares < SMALL_OVERLAP)).sum()),
                     "delta_matched_style": _num(crossed_mean(np.asarray(matched_style))),
                     "pairs_matched_style": int(np.isfinite(matched_style).sum()),
