@@ -96,7 +96,9 @@ def test_a_distance_at_or_below_zero_has_no_curve_not_an_error():
     assert np.isnan(frontier.delta_matched_style(c, 1.0 - c, c, [0.5, 0.2, 0.0]))  # a style distance of 0
     # On a linear axis 0 is an ordinary point: the same shift of 0.1 is recovered.
     assert frontier.delta_matched_content(zero, 1.0 - zero, zero, 0.9 - zero, log_x=False) == pytest.approx(-0.1)
-    assert frontier.nonpositive([0.3, np.nan, 0.0]) and not frontier.nonpositive([0.3, np.nan])
+    x, y, off = frontier.placed([0.3, np.nan, 0.0, 0.5, 0.4], [1.0, 0.9, 0.8, 0.0, np.nan])
+    assert off == 2 and np.array_equal(x, [0.3, np.nan, 0.4], equal_nan=True)
+    assert np.array_equal(y, [1.0, 0.9, np.nan], equal_nan=True)
 
 
 def test_overlap_share_hand_example():
@@ -382,6 +384,13 @@ def test_plots_have_one_panel_per_pair_and_metric(tmp_path):
     path = compare_plots.frontiers_png(rows, tmp_path / "frontiers.png", "style_gram")
     w, h = Image.open(path).size
     assert w > h > 0  # 2 rows × 3 columns of panels (6 pairs)
+    # A run that returned the content image (content distance 0, its style distance far above the frontiers):
+    # set aside as the statistics do, said in its panel, and not stretching the panel's axis.
+    rows[-1].update(content_distance=0.0, style_gram=50.0)
+    fig = compare_plots.frontiers_figure(rows, "style_gram")
+    last = [ax for ax in fig.axes if ax.get_visible()][-1]
+    assert [t.get_text() for t in last.texts] == ["1 at 0"] and last.get_ylim()[1] < 50
+    assert sum(len(ax.texts) for ax in fig.axes) == 1
     s = summary.summarize(rows, "max", n_boot=100, n_perm=100)
     # Filled only where the rule claims a difference (3 styles: never): one marked significant by hand is the one
     # filled point.

@@ -13,7 +13,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullLocator
 
 from nstjax.io.atomic import write_atomic
-from nstjax.stats.frontier import curve, pareto
+from nstjax.stats.frontier import curve, pareto, placed
 
 
 def _name(variant: str) -> str:
@@ -52,10 +52,16 @@ def frontiers_figure(rows: list[dict], metric: str) -> Figure:
         if not pair:
             ax.set_visible(False)
             continue
+        set_aside = []
         for v in variants:
             runs = [r for r in pair if str(r["variant"]) == v]
-            x = np.array([r["content_distance"] for r in runs], dtype=float)
-            y = np.array([np.nan if r.get(metric) is None else r[metric] for r in runs], dtype=float)
+            # As the statistics do: a run at a distance ≤ 0 (the content image itself) has no place on the log
+            # axis; it is set aside and said in the panel.
+            x, y, off_axis = placed(
+                [r["content_distance"] for r in runs], [np.nan if r.get(metric) is None else r[metric] for r in runs]
+            )
+            if off_axis:
+                set_aside.append((v, off_axis))
             px, py = pareto(x, y)
             ax.plot(px, py, "o", color=colours[v], markersize=3.5)
             on = set(zip(px.tolist(), py.tolist(), strict=True))
@@ -70,6 +76,18 @@ def frontiers_figure(rows: list[dict], metric: str) -> Figure:
                 ax.plot(np.exp(t), f(t), "-", color=colours[v], linewidth=1.2)
             else:
                 ax.plot([], [], "-", color=colours[v])  # one curve artist per variant in every panel
+        if set_aside:
+            note = ", ".join(f"{n} at 0" for _, n in set_aside)
+            ax.text(
+                0.98,
+                0.97,
+                note,
+                transform=ax.transAxes,
+                ha="right",
+                va="top",
+                fontsize=6,
+                color=colours[set_aside[0][0]] if len(set_aside) == 1 else "0.3",
+            )
         ax.set_xscale("log")
         # A sweep spans about a decade of content distance: a few labelled ticks, no minor ones (those, with
         # their labels, were most of the drawing time).

@@ -16,8 +16,8 @@ steps and both distances fall roughly as powers of it, so the runs sit about eve
 axis the average would be dominated by the stretch of the curve where the distance is largest (the most stylised
 runs) and would hang on the one or two runs there, whereas per unit of log distance each factor of two in
 content kept weighs the same wherever it lies. ``log_x=False`` gives the linear construction. A distance ≤ 0 on
-the log axis (a run that returned the content image itself) has no place on it: that frontier has no curve, so
-the pair has no delta and is counted by the caller, rather than one run's point being dropped silently.
+the log axis (a run that returned the content image itself) has no place on it: ``curve`` gives no curve for
+points that hold one, and callers set such runs aside with ``placed`` and count them, never silently.
 """
 
 from __future__ import annotations
@@ -46,10 +46,13 @@ def pareto(x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return xs[keep], ys[keep]
 
 
-def nonpositive(x: ArrayLike) -> bool:
-    """Whether any finite distance in ``x`` is ≤ 0, which a log axis cannot place (``curve`` gives None)."""
-    xs = np.asarray(x, dtype=float)
-    return bool(np.any(xs[np.isfinite(xs)] <= 0))
+def placed(x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray, int]:
+    """The points log axes can place (both distances > 0; a non-finite one is kept, ``pareto`` skips it) and how
+    many were set aside for a distance ≤ 0."""
+    xs = np.asarray(x, dtype=float).ravel()
+    ys = np.asarray(y, dtype=float).ravel()
+    off = (np.isfinite(xs) & (xs <= 0)) | (np.isfinite(ys) & (ys <= 0))
+    return xs[~off], ys[~off], int(off.sum())
 
 
 def curve(x: ArrayLike, y: ArrayLike, log_x: bool = True) -> PchipInterpolator | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from nstjax.stats.frontier import curve, delta_matched_style, gap, nonpositive, overlap_share
+from nstjax.stats.frontier import curve, delta_matched_style, gap, overlap_share, placed
 from nstjax.stats.inference import (
     ALPHA,
     bootstrap_ci,
@@ -64,13 +64,10 @@ def _frontiers(rows: list[dict], metrics: Sequence[str]) -> dict[tuple[str, str,
     return out
 
 
-def _placed(runs: dict[float, dict], metric: str) -> tuple[list[float], list[float], int]:
-    """A frontier's content and style distances that a log axis can place (both > 0, or not finite: those
-    ``curve`` skips), and how many runs were set aside for a distance ≤ 0 (a run that returned the content
-    image itself, as an L1 content loss's kink at the content can make it)."""
-    points = [(r["content_distance"], r[metric]) for r in runs.values()]
-    kept = [(c, s) for c, s in points if not nonpositive([c, s])]
-    return [c for c, _ in kept], [s for _, s in kept], len(points) - len(kept)
+def _placed(runs: dict[float, dict], metric: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """A frontier's content and style distances that log axes can place, and how many runs were set aside for a
+    distance ≤ 0 (a run that returned the content image itself, as an L1 content loss's kink can make it)."""
+    return placed([r["content_distance"] for r in runs.values()], [r[metric] for r in runs.values()])
 
 
 def _pair_deltas(base: dict[float, dict], var: dict[float, dict], metric: str) -> dict[str, Any]:
