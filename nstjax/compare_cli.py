@@ -119,10 +119,10 @@ def build(
         tuple(float(r) for r in ratios),
         tuple(str(c) for c in contents),
         tuple(str(s) for s in styles),
-        Path(str(out_dir)),
+        Path(str(out_dir)).expanduser(),  # as image paths are
         tuple(overrides),
         max_batch,
-        None if runs_dir is None else Path(str(runs_dir)),
+        None if runs_dir is None else Path(str(runs_dir)).expanduser(),
         stats_seed,
     )
 

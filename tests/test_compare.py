@@ -157,6 +157,20 @@ def test_a_bad_key_or_image_fails_with_one_line_before_any_work(tmp_path, capsys
     assert not out.exists()
 
 
+def test_a_file_or_an_unwritable_place_where_a_folder_goes_is_one_line_before_any_work(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    out = tmp_path / "cmp"
+    for key in ("out_dir", "runs_dir"):
+        where = {"out_dir": out, "runs_dir": None, key: blocker / "sub"}
+        args = [f"{k}={v}" for k, v in where.items() if v is not None]
+        assert compare_cli.main([*ARGS, *args]) == 2
+        assert capsys.readouterr().err == f"error: {key} must be a directory, but {blocker} is a file\n"
+    assert compare_cli.main([*ARGS, f"out_dir={out}", "runs_dir=/proc/runs"]) == 2  # /proc takes no folders
+    assert capsys.readouterr().err.startswith("error: runs_dir: cannot write in /proc (")
+    assert not out.exists()
+
+
 def test_benchmarks_name_their_pairs():
     contents, styles = benchmark("paintings")
     assert labels(contents) == ["tubingen", "astronaut", "coffee", "chelsea", "rocket"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import shlex
 import sys
+import tempfile
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -155,11 +156,27 @@ def check(comparison: Comparison) -> None:
         raise ConfigError("give the pairs: contents=[...] styles=[...] or benchmark=NAME")
     if c.max_batch < 1:
         raise ConfigError(f"max_batch must be >= 1, got {c.max_batch}")
+    for key, folder in (("out_dir", c.out_dir), ("runs_dir", c.runs_dir)):
+        _writable_folder(key, folder)
     for key in (k.partition("=")[0].lstrip("+~") for k in c.overrides):
         if key in PER_RUN_KEYS:
             raise ConfigError(
                 f"{key} is set per run by the comparison; use {'ratios' if key == 'ratio' else key + 's'}="
             )
+
+
+def _writable_folder(key: str, folder: Path | None) -> None:
+    """ConfigError unless ``folder`` is, or can be made, a directory this process writes in (checked before any
+    work: the runs write there only once they start)."""
+    if folder is None:
+        return
+    existing = next(p for p in (folder.absolute(), *folder.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise ConfigError(f"{key} must be a directory, but {existing} is a file")
+    try:  # a probe, removed at once: permissions alone do not say it (root in /proc, a read-only mount)
+        tempfile.TemporaryDirectory(dir=existing).cleanup()
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot write in {existing} ({exc.strerror})") from None
 
 
 def plan(comparison: Comparison) -> list[Cell]:
