@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from nstjax.io.checkpoint import CheckpointError
 from nstjax.io.images import ImageError, one_line
 from nstjax.io.weights import WeightsError
-from nstjax.run.config import CONFIG_DIR, ConfigError, RunConfig, validate
+from nstjax.run.config import CONFIG_DIR, ConfigError, RunConfig, check_folder, validate
 from nstjax.run.resources import TooLarge
 from nstjax.run.runner import Inputs, RunError, load_inputs
 from nstjax.run.runner import run as stylize_run
@@ -193,6 +193,8 @@ def check_overrides(args: list[str]) -> None:
             continue
         key, value = arg.split("=", 1)
         root, _, rest = key.partition(".")
+        if key in ("hydra.run.dir", "hydra.sweep.dir") and "${" not in value:
+            check_folder(key, Path(value))  # Hydra makes it before any of nstjax runs: a traceback otherwise
         if root == "hydra" or root.startswith("hydra/"):
             continue
         if root in GROUPS and not rest:

@@ -57,6 +57,25 @@ def test_bad_input_fails_with_one_line(tmp_path, args, message):
     assert not out.exists()  # nothing half-written
 
 
+def test_a_run_or_sweep_folder_hydra_cannot_make_is_one_line_before_hydra_starts(tmp_path):
+    # In process (the CLI prints a ConfigError as one line: the cases above): Hydra makes these folders before
+    # nstjax's code runs, so they are checked with the overrides.
+    import re
+
+    from nstjax.cli import check_overrides
+    from nstjax.run.config import ConfigError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    for key in ("hydra.run.dir", "hydra.sweep.dir"):
+        with pytest.raises(ConfigError, match=f"^{key} must be a directory, but {re.escape(str(blocker))} is a file$"):
+            check_overrides([f"{key}={blocker}/x"])
+    with pytest.raises(ConfigError, match=r"^hydra\.run\.dir: cannot write in /proc \("):
+        check_overrides(["hydra.run.dir=/proc/x"])
+    check_overrides([f"hydra.run.dir={tmp_path / 'new' / 'deeper'}"])  # can be made: accepted, nothing made yet
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
 def test_debug_shows_the_traceback(tmp_path):
     r = nstjax("content=/nonexistent/photo.jpg", "debug=true", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert r.returncode != 0 and "Traceback (most recent call last)" in r.stderr

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import shlex
 import sys
-import tempfile
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -23,7 +22,7 @@ from typing import Any
 
 from nstjax.io import images
 from nstjax.io.atomic import write_atomic, write_json
-from nstjax.run.config import CONFIG_DIR, ConfigError, RunConfig, validate
+from nstjax.run.config import CONFIG_DIR, ConfigError, RunConfig, check_folder, validate
 
 BENCHMARKS = CONFIG_DIR / "benchmark"  # configs/benchmark/NAME.yaml: contents and styles
 REPO = CONFIG_DIR.parent  # a benchmark's relative paths are relative to the repository's root
@@ -157,26 +156,13 @@ def check(comparison: Comparison) -> None:
     if c.max_batch < 1:
         raise ConfigError(f"max_batch must be >= 1, got {c.max_batch}")
     for key, folder in (("out_dir", c.out_dir), ("runs_dir", c.runs_dir)):
-        _writable_folder(key, folder)
+        if folder is not None:
+            check_folder(key, folder)
     for key in (k.partition("=")[0].lstrip("+~") for k in c.overrides):
         if key in PER_RUN_KEYS:
             raise ConfigError(
                 f"{key} is set per run by the comparison; use {'ratios' if key == 'ratio' else key + 's'}="
             )
-
-
-def _writable_folder(key: str, folder: Path | None) -> None:
-    """ConfigError unless ``folder`` is, or can be made, a directory this process writes in (checked before any
-    work: the runs write there only once they start)."""
-    if folder is None:
-        return
-    existing = next(p for p in (folder.absolute(), *folder.absolute().parents) if p.exists())
-    if not existing.is_dir():
-        raise ConfigError(f"{key} must be a directory, but {existing} is a file")
-    try:  # a probe, removed at once: permissions alone do not say it (root in /proc, a read-only mount)
-        tempfile.TemporaryDirectory(dir=existing).cleanup()
-    except OSError as exc:
-        raise ConfigError(f"{key}: cannot write in {existing} ({exc.strerror})") from None
 
 
 def plan(comparison: Comparison) -> list[Cell]:

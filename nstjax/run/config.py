@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -376,3 +377,15 @@ def _image_size(cfg: Mapping, key: str = "image_size") -> int:
     if size < MIN_SIDE:
         raise ConfigError(f"{key} must be at least {MIN_SIDE} (VGG19 pools five times), got {size}")
     return size
+
+
+def check_folder(key: str, folder: Path) -> None:
+    """ConfigError unless ``folder`` is, or can be made, a directory this process writes in (checked before any
+    work: the runs write there only once they start)."""
+    existing = next(p for p in (folder.absolute(), *folder.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise ConfigError(f"{key} must be a directory, but {existing} is a file")
+    try:  # a probe, removed at once: permissions alone do not say it (root in /proc, a read-only mount)
+        tempfile.TemporaryDirectory(dir=existing).cleanup()
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot write in {existing} ({exc.strerror})") from None
