@@ -85,7 +85,7 @@ def _pair_deltas(base: dict[float, dict], var: dict[float, dict], metric: str) -
         "matched_style": delta_matched_style(cb, sb, cv, sv),
         "equal_ratio": equal_ratio,
         "overlap": overlap_share(f_base, f_var),
-        "nonpositive": off_base + off_var,
+        "set_aside": off_base + off_var,
     }
 
 
@@ -155,12 +155,12 @@ def summarize(
                         "matched_style": nan,
                         "equal_ratio": nan,
                         "overlap": nan,
-                        "nonpositive": 0,
+                        "set_aside": 0,
                     }
                 else:
                     pair = _pair_deltas(frontiers[(baseline, c, s)], var, metric)
-                nonpos += pair["nonpositive"] > 0
-                runs_off += pair["nonpositive"]
+                nonpos += pair["set_aside"] > 0
+                runs_off += pair["set_aside"]
                 table[contents.index(c), styles.index(s)] = pair["delta"]
                 matched_style.append(pair["matched_style"])
                 equal_ratio.append(pair["equal_ratio"])
@@ -173,7 +173,7 @@ def summarize(
                         "delta_matched_style": _num(pair["matched_style"]),
                         "delta_equal_ratio": _num(pair["equal_ratio"]),
                         "overlap": _num(pair["overlap"]),
-                        "runs_set_aside": pair["nonpositive"],
+                        "runs_set_aside": pair["set_aside"],
                     }
                 )
             deltas = table[np.isfinite(table)]  # row-major: contents × styles order, as per_pair
