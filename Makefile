@@ -26,7 +26,7 @@ demo: weights
 # lint (ruff, mypy) and the strict docs build first: a minute, and they fail before the tests start. The tests run
 # in two processes, a file each at a time: most of a test is XLA compiling on one core, so two fill two cores
 # (17.3 min in one process, 12.8 in two, on a 2-core AMD EPYC Zen 3, with a warm compilation cache; CI has none:
-# 15.0 min of pytest, 16 in all before mypy skipped torch (~30 s less), on the same CPU).
+# 12.6-13.6 min of pytest, ~14 in all with lint and docs, on the same CPU, AVX2).
 test: weights lint docs
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
