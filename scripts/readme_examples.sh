@@ -2,7 +2,7 @@
 # Regenerates docs/style_controls.png, the style-control examples of docs/getting-started.md (about 6 minutes on
 # a 2-core AMD EPYC Zen 4).
 set -euo pipefail
-I=${NSTJAX_IMAGES:-$(dirname "$0")/../../shared/images}
+I=${NSTJAX_IMAGES:-$(dirname "$0")/../data/images}
 OUT=${1:-outputs/readme_examples}
 C="content=$I/tubingen.jpg image_size=256 steps=120 progress=false"
 mkdir -p "$OUT"

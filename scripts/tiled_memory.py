@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from nstjax.io.images import PAPER_IMAGES
+
 CHILD = r"""
 import atexit, json, sys
 PEAK = sys.argv[1]
@@ -85,7 +87,7 @@ def main() -> None:
     parser.add_argument("--no-untiled", action="store_true", help="only the tiled runs")
     parser.add_argument("--extra", nargs="*", default=[], help="more overrides for every run, e.g. conv=direct")
     parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--images", type=Path, default=Path(os.environ.get("NSTJAX_IMAGES", "../shared/images")))
+    parser.add_argument("--images", type=Path, default=PAPER_IMAGES)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     rows = []

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real VGG19 weights and the paper's images (../shared/images beside the checkout)."""
+"""Shared fixtures: the real VGG19 weights and the paper's images (data/images in the repository)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
-from nstjax.io.images import PAPER_IMAGES as IMAGES  # noqa: E402  (NSTJAX_IMAGES or ../shared/images)
+from nstjax.io.images import PAPER_IMAGES as IMAGES  # noqa: E402  (NSTJAX_IMAGES or data/images)
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +38,7 @@ def params():
 @pytest.fixture(scope="session")
 def images_dir() -> Path:
     if not (IMAGES / "tubingen.jpg").is_file():
-        pytest.fail(f"the paper's images are missing from {IMAGES}; set NSTJAX_IMAGES")
+        pytest.fail(f"the paper's images are missing from {IMAGES} (data/images in the repository, or NSTJAX_IMAGES)")
     return IMAGES
 
 

@@ -16,8 +16,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from nstjax.io.atomic import write_atomic
 
-# The paper's images (tubingen.jpg, starry_night.jpg, ...): ../shared/images beside the checkout.
-PAPER_IMAGES = Path(os.environ.get("NSTJAX_IMAGES", Path(__file__).resolve().parents[3] / "shared" / "images"))
+# The repository carries every image it reads (data/, each folder with its ATTRIBUTION.md and SHA256SUMS): the
+# paper's (tubingen.jpg, starry_night.jpg, ...; NSTJAX_IMAGES overrides) and the benchmark's paintings and photographs.
+DATA = Path(__file__).resolve().parents[2] / "data"
+PAPER_IMAGES = Path(os.environ.get("NSTJAX_IMAGES", DATA / "images"))
+BENCHMARK_IMAGES = DATA / "benchmark"
 MIN_SIDE = 32  # five 2×2 poolings: below 32 px relu5_1 has no positions left
 ALPHA_BACKGROUND = (255, 255, 255)  # transparent pixels are composited on white
 
@@ -95,11 +98,26 @@ def _reading(path: str | Path) -> Iterator[Path]:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
+def locate(path: str | Path) -> Path:
+    """``path`` itself when it exists; otherwise, for a relative path, the repository's image of that name (the
+    paper's ``tubingen.jpg``, the benchmark's ``styles/hokusai_great_wave.jpg``), so that the documented commands
+    work from any folder of a clone; otherwise ``path`` unchanged (and the reader reports it missing)."""
+    path = Path(path).expanduser()
+    if path.exists() or path.is_absolute():
+        return path
+    for root in (PAPER_IMAGES, BENCHMARK_IMAGES):
+        if (root / path).is_file():
+            return root / path
+    return path
+
+
 def _open(path: Path) -> Image.Image:
     """Opens lazily (header only; nothing decoded); call inside ``_reading``. ``skimage:NAME`` (when no file has
-    that name) is the photograph NAME that ships with scikit-image."""
+    that name) is the photograph NAME that ships with scikit-image; a relative path no file has is looked up among
+    the repository's images (``locate``)."""
     if str(path).startswith(BUNDLED) and not path.exists():
         return Image.fromarray(bundled(str(path)[len(BUNDLED) :]))
+    path = locate(path)
     if not path.exists():
         raise ImageError(one_line(f"image not found: {path}"))
     if not path.is_file():
