@@ -121,15 +121,17 @@ def compare(
     max_batch: int = 8,
     stats_seed: int = 0,
     runs_dir: str | Path | None = None,
+    crop: str | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Variants compared over (content, style) pairs at matched content, as ``nstjax-compare`` does
     (``nstjax.run.compare``). ``variants``: strings of space-separated run overrides (``"pooling=l2 style_loss=w2"``,
     ``""`` = the defaults), the first the baseline; ``ratios``: every pair and variant's sweep; the pairs:
     ``contents`` × ``styles`` (paths or ``skimage:NAME``) or ``benchmark`` (``configs/benchmark/NAME.yaml``);
-    ``overrides``: run keys for every run (``image_size=128``, ``steps=100``). A bad key or image raises ValueError
-    with one line before any run. Finished runs in ``runs_dir`` (default ``out_dir/runs``) with the same config
-    are reused.
+    ``crop``: ``"W:H"``, every content centre-cropped to one aspect (a benchmark's own ``crop`` otherwise), so that
+    all pairs share one compiled program; ``overrides``: run keys for every run (``image_size=128``, ``steps=100``).
+    A bad key or image raises ValueError with one line before any run. Finished runs in ``runs_dir`` (default
+    ``out_dir/runs``) with the same config are reused.
 
     Returns {"summary": what compare.json holds (``comparisons``: per variant and metric ``delta``, ``ci95``, ``p``,
     ``p_holm``, ``wins``, ...), "rows": one per run, "paths": the files written, "executed", "reused", "failed",
@@ -154,6 +156,7 @@ def compare(
             stats_seed,
             strings,
             runs_dir,
+            crop,
         )
         cells = plan(comparison)
     return run_comparison(comparison, cells=cells)

@@ -20,7 +20,8 @@ KEYS = {
     "benchmark": "instead of contents/styles: configs/benchmark/NAME.yaml (paintings: 20 pairs; small: 2 × 2)",
     "out_dir": "where the runs and the outputs go (default outputs/compare); finished runs there are reused",
     "runs_dir": "where the runs go (default OUT_DIR/runs); comparisons that share one share their runs",
-    "max_batch": "runs per batch (default 8; 1: one by one)",
+    "max_batch": "runs per batch, across pairs and ratios of one shape (default 8; 1: one by one)",
+    "crop": "W:H: centre-crop every content to this aspect so all pairs share one compiled program (a benchmark's own)",
     "stats_seed": "seed of the bootstrap and the permutations (default 0)",
 }
 
@@ -93,6 +94,7 @@ def build(
     stats_seed: int = 0,
     overrides: Sequence[str] = (),
     runs_dir: str | Path | None = None,
+    crop: str | None = None,
 ) -> Comparison:
     """A Comparison from the keys, checked (the run overrides' keys too): ConfigError with one line."""
     if not variants:
@@ -102,7 +104,8 @@ def build(
     if benchmark_name is not None:
         if contents or styles:
             raise ConfigError("give either benchmark= or contents= and styles=, not both")
-        contents, styles = benchmark(str(benchmark_name))
+        contents, styles, declared = benchmark(str(benchmark_name))
+        crop = declared if crop is None else crop
     if not contents or not styles:
         raise ConfigError("give the pairs: contents=[...] styles=[...] (every combination) or benchmark=NAME")
     for key, value in (("max_batch", max_batch), ("stats_seed", stats_seed)):
@@ -124,6 +127,7 @@ def build(
         max_batch,
         None if runs_dir is None else Path(str(runs_dir)).expanduser(),
         stats_seed,
+        crop=None if crop is None else str(crop),
     )
 
 
@@ -156,6 +160,7 @@ def from_args(argv: Sequence[str]) -> Comparison:
         keys.get("stats_seed", 0),
         rest,
         keys.get("runs_dir"),
+        keys.get("crop"),
     )
 
 

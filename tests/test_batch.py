@@ -73,6 +73,40 @@ def test_batch_equals_runs_one_after_another(params, images_dir, tmp_path):
     assert len({round(b["loss"]["total"]) for b in batched}) == 3
 
 
+def test_runs_of_other_pairs_share_a_batch_when_their_contents_share_a_shape(params, tmp_path):
+    """A benchmark's pairs in one compiled program (nstjax-compare's crop): each run keeps its own images' targets,
+    so a run batched with other pairs ends where it ends alone; a content of another shape is another batch."""
+    from nstjax.io.images import BENCHMARK_IMAGES, PAPER_IMAGES
+
+    gateway, ajanta = (
+        BENCHMARK_IMAGES / "contents" / f for f in ("monument_gateway_of_india.jpg", "landscape_ajanta_caves.jpg")
+    )
+    lion, scream = BENCHMARK_IMAGES / "styles" / "durer_lion.jpg", PAPER_IMAGES / "the_scream.jpg"
+    common = ["image_size=64", "steps=5", "progress=false"]
+    pairs = [
+        (gateway, lion, 1e-3),
+        (ajanta, scream, 1e-2),
+        (gateway, scream, 1e-3),
+        (BENCHMARK_IMAGES / "contents" / "animal_chelsea_the_cat.jpg", lion, 1e-3),
+    ]
+    runs = [validate(compose_cfg(f"content={c}", f"style={s}", f"ratio={r}", *common)) for c, s, r in pairs]
+    assert batch.group(runs) == [[0, 1, 2], [3]]  # 512×384 photographs share 64×48; the cat's 451×300 is 64×43
+    batched = batch.stylize_batch(runs[:3], params, [tmp_path / f"b{i}" for i in range(3)])
+    for i, (run, b) in enumerate(zip(runs[:3], batched, strict=True)):
+        s = stylize(run, params, tmp_path / f"s{i}")
+        assert b["batch_size"] == 3 and b["evaluations"] == s["evaluations"]
+        for term in ("total", "content", "style"):
+            assert b["loss"][term] == pytest.approx(s["loss"][term], rel=5e-3), (i, term)
+        assert b["metrics"]["style_gram"] == pytest.approx(s["metrics"]["style_gram"], rel=5e-3)
+        diff = np.abs(
+            np.asarray(Image.open(tmp_path / f"b{i}" / "final.png"), float)
+            - np.asarray(Image.open(tmp_path / f"s{i}" / "final.png"), float)
+        )
+        assert diff.max() <= 2
+    # Other images really were other problems: the same ratio on two pairs ends at other losses.
+    assert batched[0]["loss"]["style"] != pytest.approx(batched[2]["loss"]["style"], rel=0.05)
+
+
 @pytest.mark.slow
 def test_batched_launcher_runs_a_sweep(tmp_path, images_dir):
     """Three ratios × two optimisers with max_batch=2: nstjax's L-BFGS jobs in a batch of two and, left over,

@@ -143,8 +143,7 @@ out["one"] = fg.lower(data, x).compile().memory_analysis().temp_size_in_bytes
 mesh = sharding.rows_mesh(256)
 out["rows"] = (fg.lower(sharding.replicate(data, mesh), sharding.split(x, mesh, "rows"))
                .compile().memory_analysis().temp_size_in_bytes)
-bdata = compiled.Data(params, t._replace(layer_weights={k: jnp.stack([v] * 4) for k, v in t.layer_weights.items()}),
-                       Weights(*(jnp.stack([v] * 4) for v in w)))
+bdata = compiled.Data(params, jax.tree.map(lambda v: jnp.stack([v] * 4), t), Weights(*(jnp.stack([v] * 4) for v in w)))
 bfg = batch.value_and_grad_fn(spec)
 xs = jnp.stack([x] * 4)
 out["batch_one"] = bfg.lower(bdata, xs).compile().memory_analysis().temp_size_in_bytes

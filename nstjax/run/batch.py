@@ -1,10 +1,12 @@
-"""Batched sweeps: runs that differ only in their loss weights or starting image, optimised together.
+"""Batched sweeps: runs that differ only in their images, loss weights or starting image, optimised together.
 
-Runs of a sweep that share image size, images, layers and pooling (and so differ in ratio, α, β, TV,
-layer weights, init or seed) stack their images into one (B, H, W, 3) batch: the network runs once per
-round on the batch, each run keeps its own L-BFGS state and line search, and every round evaluates each
-run's next trial point. Larger matrix products use the CPU better than B separate passes (measured in
-the README); results equal those of the runs made one after another, up to float32 summation order.
+Runs that share the output shape, layers, pooling and statistic (and so differ in images, ratio, α, β, TV,
+layer weights, init or seed) stack their images into one (B, H, W, 3) batch and their targets along the same
+axis: the network runs once per round on the batch, each run keeps its own L-BFGS state and line search, and
+every round evaluates each run's next trial point. One compiled program serves every pair of a benchmark whose
+contents share a shape (``nstjax-compare``'s ``crop``), and larger matrix products use the CPU better than B
+separate passes (docs/performance.md); results equal those of the runs made one after another, up to float32
+summation order.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import functools
 import json
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -27,11 +29,14 @@ from nstjax.objective import compiled, losses
 from nstjax.optim.lbfgs import LBFGS, LbfgsState, Search
 from nstjax.run import resources, sharding
 from nstjax.run.config import RunConfig
-from nstjax.run.runner import Problem, RunError, finish_image, finish_run, load_inputs, prepare
+from nstjax.run.runner import Problem, RunError, finish_image, finish_run, load_inputs, output_shape, prepare
 
-# What a batch's runs may differ in: the objective's weights (data for the compiled program), the
-# starting image, and bookkeeping. Everything else must be equal.
+# What a batch's runs may differ in: the images (their targets are data: the style is resized to the content's
+# shape, so every statistic's summary has one shape), the objective's weights, the starting image, and
+# bookkeeping. Everything else must be equal, and the contents' shapes at image_size too (``batch_key``).
 PER_RUN = (
+    "content",
+    "styles",
     "ratio",
     "ratio_size",
     "content_weight",
@@ -63,7 +68,9 @@ def batch_key(run: RunConfig) -> str | None:
         # positions) and statistics that say they do not batch (w2) run one by one.
         return None
     blank = {f: None for f in PER_RUN}  # the per-run fields blanked, only to key the group
-    return json.dumps(asdict(replace(run, **blank)), sort_keys=True, default=str)  # type: ignore[arg-type]
+    key = asdict(replace(run, **blank))  # type: ignore[arg-type]
+    key["shape"] = output_shape(run)
+    return json.dumps(key, sort_keys=True, default=str)
 
 
 def group(runs: Sequence[RunConfig]) -> list[list[int]]:
@@ -83,25 +90,24 @@ def group(runs: Sequence[RunConfig]) -> list[list[int]]:
 def value_and_grad_fn(spec: compiled.Spec) -> Callable:
     """jit((data, images) -> (totals (B,), terms {name: (B,)}, gradients (B, H, W, 3))).
 
-    ``data`` holds one params and one set of targets; its layer weights and loss weights have a leading
-    batch axis. The network runs on the batch; the loss is vmapped over the runs' weights.
+    ``data`` holds one params; its targets, layer weights and loss weights have a leading batch axis. The
+    network runs on the batch; the loss is vmapped over the runs' targets and weights.
     """
 
     def loss(data: compiled.Data, images: jax.Array) -> tuple[jax.Array, tuple[jax.Array, dict[str, jax.Array]]]:
         feats = vgg.features(
             data.params, images, spec.layers, spec.pooling, compiled.winograd_layers(spec, images.shape)
         )
-        t = data.targets
 
         def one(
-            f: losses.Features, image: jax.Array, layer_weights: Mapping[str, jax.Array], weights: losses.Weights
+            f: losses.Features, image: jax.Array, t: compiled.Targets, weights: losses.Weights
         ) -> tuple[jax.Array, dict[str, jax.Array]]:
             return losses.total_loss(
                 f,
                 image,
                 t.content,
                 t.style,
-                layer_weights,
+                t.layer_weights,
                 weights,
                 t.regions,
                 spec.style_loss,
@@ -109,7 +115,7 @@ def value_and_grad_fn(spec: compiled.Spec) -> Callable:
                 content=spec.content_loss,
             )
 
-        totals, terms = jax.vmap(one)(feats, images, t.layer_weights, data.weights)
+        totals, terms = jax.vmap(one)(feats, images, data.targets, data.weights)
         return jnp.sum(totals), (totals, terms)  # runs are independent: ∂Σ/∂x_b is run b's gradient
 
     vg = jax.value_and_grad(loss, argnums=1, has_aux=True)
@@ -123,15 +129,14 @@ def value_and_grad_fn(spec: compiled.Spec) -> Callable:
 
 
 def stack_data(problems: Sequence[Problem]) -> compiled.Data:
-    """One Data for a batch: the first run's params and targets, every run's weights along axis 0."""
-    first = problems[0].data
+    """One Data for a batch: the first run's params, every run's targets and weights along axis 0."""
 
     def stack(*xs: jax.Array | float) -> jax.Array:
         return jnp.stack([jnp.asarray(x, jnp.float32) for x in xs])
 
-    layer_weights = jax.tree.map(stack, *[p.data.targets.layer_weights for p in problems])
+    targets = jax.tree.map(stack, *[p.data.targets for p in problems])
     weights = jax.tree.map(stack, *[p.data.weights for p in problems])
-    return compiled.Data(first.params, first.targets._replace(layer_weights=layer_weights), weights)
+    return compiled.Data(problems[0].data.params, targets, weights)
 
 
 def lockstep(
@@ -197,9 +202,15 @@ def stylize_batch(
         raise ValueError("stylize_batch needs L-BFGS runs that differ only in " + ", ".join(PER_RUN))
     n = len(runs)
     records = list(config_records or [None] * n)
-    inputs = load_inputs(runs[0])  # same images for every run of a batch
-    first = prepare(runs[0], params, inputs)
-    problems = [first] + [prepare(run, params, inputs, first.data.targets) for run in runs[1:]]
+    problems: list[Problem] = []
+    by_images: dict[tuple, Problem] = {}  # a pair's images are read and its targets computed once
+    for run in runs:
+        pair = (run.content, run.styles)
+        if pair in by_images:
+            first = by_images[pair]
+            problems.append(prepare(run, params, first.inputs, first.data.targets))
+        else:
+            problems.append(by_images.setdefault(pair, prepare(run, params, load_inputs(run))))
     spec = problems[0].spec
     shape = problems[0].x0.shape
     resources.check_memory(shape, runs[0], batch=n)

@@ -3,8 +3,10 @@ the statistics over pairs (``nstjax.stats.summary``) and the figures (``nstjax.i
 
 Each run is a normal run directory, ``DIR/runs/<shared settings>/<variant>/<content>__<style>/ratio_<r>``, reused
 when it finished with the same config (``experiments.finished_run``), so an interrupted comparison continues where it
-stopped. Runs that differ only in numbers (one pair and variant's ratio sweep) run as one batch
-(``nstjax.run.batch``); the rest (per-iteration random draws, ``w2``) one by one. Writes ``DIR/compare.json``,
+stopped. A variant's runs whose contents share a shape at ``image_size`` run in batches of ``max_batch``, across pairs
+and ratios, on one compiled program (``nstjax.run.batch``); ``crop=W:H`` (a benchmark's ``crop:``) centre-crops
+every content to one aspect first, so that all pairs share it. The rest (per-iteration random draws, ``w2``) run
+one by one. Writes ``DIR/compare.json``,
 ``compare.md``, ``frontiers.png`` (and ``frontiers_<metric>.png`` for every further metric) and ``forest.png``.
 """
 
@@ -18,7 +20,9 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from nstjax.io import images
 from nstjax.io.atomic import write_atomic, write_json
@@ -45,6 +49,7 @@ class Comparison:
     runs_dir: Path | None = None  # where the runs go (default out_dir/runs); comparisons may share one
     seed: int = 0  # the statistics' bootstrap and permutations
     metrics: tuple[str, ...] = METRICS
+    crop: str | None = None  # "W:H": every content centre-cropped to this aspect, so that all pairs share a shape
 
 
 @dataclass(frozen=True)
@@ -61,8 +66,16 @@ class Cell:
     key: str = ""  # what the variant changes in the config (``changes``), its runs' directory name
 
 
-def benchmark(name: str) -> tuple[list[str], list[str]]:
-    """The contents and styles of ``configs/benchmark/NAME.yaml``; relative paths resolved against the repository."""
+class Benchmark(NamedTuple):
+    """A benchmark's images (relative paths resolved against the repository) and its declared crop."""
+
+    contents: list[str]
+    styles: list[str]
+    crop: str | None = None
+
+
+def benchmark(name: str) -> Benchmark:
+    """The contents, styles and ``crop`` of ``configs/benchmark/NAME.yaml``."""
     from omegaconf import OmegaConf
 
     path = BENCHMARKS / f"{name}.yaml"
@@ -78,7 +91,44 @@ def benchmark(name: str) -> tuple[list[str], list[str]]:
             return source
         return str((REPO / source).resolve())
 
-    return [resolve(str(s)) for s in spec["contents"]], [resolve(str(s)) for s in spec["styles"]]
+    crop = spec.get("crop")
+    return Benchmark(
+        [resolve(str(s)) for s in spec["contents"]],
+        [resolve(str(s)) for s in spec["styles"]],
+        None if crop is None else str(crop),
+    )
+
+
+def parse_crop(crop: str) -> tuple[int, int]:
+    """``"4:3"`` → (4, 3), the aspect width : height; ConfigError (one line) otherwise."""
+    w, colon, h = str(crop).partition(":")
+    if not (colon and w.strip().isdigit() and h.strip().isdigit() and int(w) > 0 and int(h) > 0):
+        raise ConfigError(f"crop must be an aspect W:H of positive integers (e.g. 4:3), got {crop!r}")
+    return int(w), int(h)
+
+
+def centre_crop(image: np.ndarray, aspect: tuple[int, int]) -> np.ndarray:
+    """The largest centred window of ``image`` whose width : height is ``aspect``."""
+    h, w = image.shape[:2]
+    if w * aspect[1] > h * aspect[0]:  # too wide: keep the full height
+        cw, ch = max(1, round(h * aspect[0] / aspect[1])), h
+    else:
+        cw, ch = w, max(1, round(w * aspect[1] / aspect[0]))
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return image[top : top + ch, left : left + cw]
+
+
+def cropped_contents(sources: Sequence[str], names: Sequence[str], crop: str, folder: Path) -> list[str]:
+    """Each content centre-cropped to ``crop``, as a PNG under ``folder`` (written once, lossless: the run resizes
+    it to image_size as it would the original), so that every pair of a benchmark optimises one shape."""
+    aspect = parse_crop(crop)
+    out = []
+    for source, name in zip(sources, names, strict=True):
+        path = folder / f"crop_{aspect[0]}x{aspect[1]}" / f"{name}.png"
+        if not path.is_file():
+            images.save_png(centre_crop(images.load_image(source), aspect), path)
+        out.append(str(path))
+    return out
 
 
 def canonical(source: str) -> str:
@@ -155,6 +205,8 @@ def check(comparison: Comparison) -> None:
         raise ConfigError("give the pairs: contents=[...] styles=[...] or benchmark=NAME")
     if c.max_batch < 1:
         raise ConfigError(f"max_batch must be >= 1, got {c.max_batch}")
+    if c.crop is not None:
+        parse_crop(c.crop)
     for key, folder in (("out_dir", c.out_dir), ("runs_dir", c.runs_dir)):
         if folder is not None:
             check_folder(key, folder)
@@ -184,6 +236,8 @@ def plan(comparison: Comparison) -> list[Cell]:
     plain = OmegaConf.to_container(compose({}, ["progress=false"]), resolve=True)
     assert isinstance(default, dict) and isinstance(plain, dict)
     runs_dir = (comparison.runs_dir or comparison.out_dir / "runs") / slug(changes(default, plain))
+    if comparison.crop is not None:  # the last check passed: the cropped copies are the runs' contents
+        contents = cropped_contents(contents, content_names, comparison.crop, runs_dir.parent / "inputs")
     cells: list[Cell] = []
     seen: dict[str, str] = {}
     for variant in comparison.variants:
@@ -257,15 +311,16 @@ def run_missing(
                     [c.record for c in chunk],
                     [_wandb(c, out_dir) for c in chunk],
                 )
-            except (ImageError, RunError, TooLarge) as exc:  # the chunk shares its images and its size
+            except (ImageError, RunError, TooLarge) as exc:  # the chunk shares its size (and one program)
                 outcomes = [exc] * len(chunk)
             done += len(chunk)
             failed = [o for o in outcomes if isinstance(o, Exception)]
             counts["executed"] += len(chunk)
             counts["failed"] += len(failed)
-            head = chunk[0]
+            head, pairs = chunk[0], len({(c.content, c.style) for c in chunk})
+            where = f"{head.content} × {head.style}" if pairs == 1 else f"{pairs} pairs"
             log(
-                f"[compare] {done}/{len(todo)}: {head.variant or '(defaults)'} · {head.content} × {head.style} · "
+                f"[compare] {done}/{len(todo)}: {head.variant or '(defaults)'} · {where} · "
                 f"{len(chunk)} run(s) in {time.perf_counter() - t0:.0f} s"
                 + (f"; {len(failed)} failed: {failed[0]}" if failed else "")
             )
@@ -312,6 +367,7 @@ def write_outputs(comparison: Comparison, table: list[dict], summary: dict) -> d
         "contents": list(comparison.contents),
         "styles": list(comparison.styles),
         "overrides": list(comparison.overrides),
+        "crop": comparison.crop,
     }
     paths = {"json": write_json(out / "compare.json", {**summary, "settings": settings, "runs": table})}
     missing = sum(r["content_distance"] is None for r in table)

@@ -53,6 +53,11 @@ def _shape_of(source: Source | None, which: str) -> tuple[int, int]:
     return default_image(which).shape[:2]
 
 
+def output_shape(run: RunConfig) -> tuple[int, int]:
+    """The (height, width) a run optimises: its content's shape at ``image_size`` (a file's header read)."""
+    return images.longest_side_shape(_shape_of(run.content, "content"), run.image_size)
+
+
 def _decode(source: Source | None, which: str, fit: tuple[int, int]) -> np.ndarray:
     if isinstance(source, np.ndarray) or source:
         return images.read(source, fit, which)
