@@ -18,10 +18,11 @@ def _curve(c, scale):
     return scale * (0.3 + 1.0 / (1.0 + (np.asarray(c) / 0.5) ** 2))
 
 
-def _rows(variants, n_contents=3, n_styles=4, noise=0.0, seed=0):
+def _rows(variants, n_contents=3, n_styles=4, noise=0.0, seed=0, relative=False):
     """Synthetic runs: each variant is (name, style shift δ, content-distance gain g): at ratio q the run lands
-    at content distance g·c(q) on the pair's frontier shifted by δ (+ noise). The style scale varies by style
-    (most of the variance, as in Yeh et al.), a little by content. δ may be one per style (a style effect)."""
+    at content distance g·c(q) on the pair's frontier shifted by δ (+ noise); ``relative``: scaled by e^δ instead
+    (a shift of δ in log style distance, the primary axis). The style scale varies by style (most of the variance,
+    as in Yeh et al.), a little by content. δ may be one per style (a style effect)."""
     rng = np.random.default_rng(seed)
     rows = []
     for ci, si in itertools.product(range(n_contents), range(n_styles)):
@@ -37,7 +38,10 @@ def _rows(variants, n_contents=3, n_styles=4, noise=0.0, seed=0):
                         "variant": name,
                         "ratio": q,
                         "content_distance": cd,
-                        "style_gram": float(_curve(cd, scale) + shift + noise * rng.normal()),
+                        "style_gram": float(
+                            (_curve(cd, scale) * np.exp(shift) if relative else _curve(cd, scale) + shift)
+                            + noise * rng.normal()
+                        ),
                         "style_swd": float(0.5 * _curve(cd, scale) + shift),
                     }
                 )
@@ -147,8 +151,13 @@ def test_bootstrap_and_permutation_are_deterministic_for_a_seed():
     # Seeds follow the names: another variant beside it leaves this one's interval and p as they were.
     more = rows + [dict(r, variant="w") for r in rows if r["variant"] == "v"]
     b = summary.summarize(more, "base", n_boot=300, n_perm=300, seed=4)
-    assert [c["ci95"] for c in a["comparisons"]] == [c["ci95"] for c in b["comparisons"] if c["variant"] == "v"]
-    assert [c["p"] for c in a["comparisons"]] == [c["p"] for c in b["comparisons"] if c["variant"] == "v"]
+    for key in ("ci95_bootstrap", "ci95_pareto", "p_pairs", "p_style"):
+        assert [c["sensitivity"][key] for c in a["comparisons"]] == [
+            c["sensitivity"][key] for c in b["comparisons"] if c["variant"] == "v"
+        ]
+    # The primary analysis draws nothing: its interval and p are the same whatever the seed.
+    c = summary.summarize(rows, "base", n_boot=300, n_perm=300, seed=5)
+    assert [x["ci95"] for x in a["comparisons"]] == [x["ci95"] for x in c["comparisons"]]
 
 
 def test_two_way_bootstrap_resamples_styles():
@@ -178,11 +187,19 @@ def test_summary_recovers_a_known_shift():
     s = summary.summarize(rows, "max", metrics=("style_gram",), n_boot=1000, n_perm=2000)
     (c,) = s["comparisons"]
     assert s["pairs"] == 12 and c["pairs_compared"] == 12 and c["pairs_without_overlap"] == 0
-    assert c["delta"] == pytest.approx(delta, abs=0.015)
-    lo, hi = c["ci95"]
+    # The earlier headline (Pareto points, the metric's units) recovers the shift in its units.
+    sens = c["sensitivity"]
+    assert sens["delta_pareto"] == pytest.approx(delta, abs=0.015)
+    lo, hi = sens["ci95_pareto"]
     assert lo < delta < hi < 0
-    assert c["p"] < 0.01 and c["wins"] >= 10
+    assert sens["p_pairs"] < 0.01 and c["wins"] >= 10
     assert set(c["per_style"]) == {"s0", "s1", "s2", "s3"}
+    # The primary Δ is the mean log ratio: a shift of −0.08 on a style whose distances are 4× larger is a
+    # smaller ratio, so it varies by style, and four styles leave 3 df: the verdict waits for more styles.
+    assert c["delta"] == c["estimate"] < 0 and c["df"] == pytest.approx(3.0)
+    assert c["verdict"] == "undetermined" and not c["significant"]
+    per_style = [c["per_style"][f"s{j}"] for j in range(4)]
+    assert per_style == sorted(per_style)  # larger scale, smaller log gap
 
 
 def test_equal_ratio_shows_the_strength_confound():
@@ -190,13 +207,17 @@ def test_equal_ratio_shows_the_strength_confound():
     # distance). At equal ratio it looks closer to the style; at matched content there is nothing to choose.
     rows = _rows([("base", 0.0, 1.0), ("strong", 0.0, 2.0)])
     (c,) = summary.summarize(rows, "base", metrics=("style_swd",), n_boot=200, n_perm=200)["comparisons"]
-    assert c["delta"] == pytest.approx(0.0, abs=2e-3)
+    # The primary Δ (the broken line through every run, log axes) and the earlier one (PCHIP, Pareto points).
+    assert c["delta"] == pytest.approx(0.0, abs=1e-4) and c["sensitivity"]["delta_pareto"] == pytest.approx(
+        0.0, abs=2e-3
+    )
+    assert c["verdict"] == "equivalent"  # noise-free: the interval is a point, well within ±0.05
     assert c["delta_equal_ratio"] < -0.1
     # Each sweep spans a factor 10^(5 · 0.15) in content distance, the strong one shifted by a factor 2: on the
     # log axis they overlap (0.75 ln 10 − ln 2) over a union of (0.75 ln 10 + ln 2), below half.
     share = (0.75 * np.log(10) - np.log(2)) / (0.75 * np.log(10) + np.log(2))
     assert [p["overlap"] for p in c["per_pair"]] == pytest.approx([share] * 12, abs=1e-12)
-    assert c["pairs_small_overlap"] == 12 and not c["significant"]
+    assert c["pairs_small_overlap"] == 12 and not c["significant"] and not c["sensitivity"]["significant_rule"]
 
 
 def test_variant_against_itself_is_exactly_zero():
@@ -205,10 +226,13 @@ def test_variant_against_itself_is_exactly_zero():
     s = summary.summarize(rows, "base", n_boot=300, n_perm=300)
     for c in s["comparisons"]:
         assert c["delta"] == 0.0 and c["ci95"] == [0.0, 0.0]
-        assert c["p"] == 1.0 and c["p_holm"] == 1.0
+        assert c["p"] == 1.0 and c["p_holm"] == 1.0 and c["p_equivalence"] == 0.0
         assert c["wins"] == 0 and c["delta_equal_ratio"] == 0.0 and c["delta_matched_style"] == 0.0
-        assert c["p_style"] == c["p_crossed"] == c["p_style_holm"] == c["p_crossed_holm"] == 1.0
-        assert not c["significant"] and c["pairs_small_overlap"] == 0
+        sens = c["sensitivity"]
+        assert sens["delta_pareto"] == 0.0 and sens["ci95_bootstrap"] == [0.0, 0.0] and sens["p_pairs"] == 1.0
+        assert sens["p_style"] == sens["p_crossed"] == sens["p_style_holm"] == sens["p_crossed_holm"] == 1.0
+        assert c["verdict"] == "equivalent" and not c["significant"] and not sens["significant_rule"]
+        assert c["pairs_small_overlap"] == 0
         assert all(p["overlap"] == 1.0 for p in c["per_pair"])
 
 
@@ -326,16 +350,23 @@ def test_style_flip_and_min_f_hand_examples():
 
 
 def test_summary_claims_only_what_the_styles_support():
-    # A shift of −0.2 with a style effect around it (some styles gain more than others): detected with 8 styles.
+    # A shift of −0.2 in log style distance with a style effect around it (some styles gain more than others):
+    # detected with 8 styles, by the primary analysis and by the earlier rule alike.
     shifts = np.array([-0.2, 0.15, -0.1, 0.25, -0.05, 0.1, -0.25, 0.1]) - 0.2
-    rows = _rows([("base", 0.0, 1.0), ("v", shifts, 1.2)], n_contents=5, n_styles=8, noise=0.02)
+    rows = _rows([("base", 0.0, 1.0), ("v", shifts, 1.2)], n_contents=5, n_styles=8, noise=0.02, relative=True)
     (c,) = summary.summarize(rows, "base", metrics=("style_gram",), n_boot=500, n_perm=2000)["comparisons"]
-    assert c["delta"] == pytest.approx(-0.2, abs=0.01) and c["significant"]
-    assert c["p_style"] == c["p_style_holm"] < 0.05 and c["p_crossed"] == c["p_crossed_holm"] < 0.05
-    # The first 4 styles alone: the pairs' p still says "differ on these pairs", the rule makes no claim.
+    assert c["delta"] == pytest.approx(-0.2, abs=0.01) and c["verdict"] == "better" and c["significant"]
+    assert c["ci95"][1] < 0 and c["p_holm"] < 0.05 and c["df"] == pytest.approx(7.0, abs=1.0)
+    sens = c["sensitivity"]
+    assert sens["p_style"] == sens["p_style_holm"] < 0.05 and sens["p_crossed"] == sens["p_crossed_holm"] < 0.05
+    assert sens["significant_rule"]
+    # The first 4 styles alone: the pairs' p still says "differ on these pairs"; neither the earlier rule nor the
+    # primary analysis makes a claim.
     four = [r for r in rows if int(r["style"][1:]) < 4]
     (c,) = summary.summarize(four, "base", metrics=("style_gram",), n_boot=500, n_perm=2000)["comparisons"]
-    assert c["p"] < 0.01 and c["p_style"] >= 0.125 and not c["significant"]
+    sens = c["sensitivity"]
+    assert sens["p_pairs"] < 0.01 and sens["p_style"] >= 0.125 and not sens["significant_rule"]
+    assert c["verdict"] == "undetermined" and not c["significant"]
 
 
 def test_a_run_at_a_zero_distance_is_set_aside_and_its_pair_compared_on_the_others():
@@ -354,8 +385,10 @@ def test_a_run_at_a_zero_distance_is_set_aside_and_its_pair_compared_on_the_othe
     assert (c["pairs_nonpositive"], c["runs_nonpositive"]) == (3, 1 + 1 + 5)
     assert [p["runs_set_aside"] for p in c["per_pair"]] == [0, 1, 1, 0, 0, 5]
     assert [p["delta"] is None for p in c["per_pair"]] == [False] * 5 + [True]
-    # The shift is recovered on the narrower frontiers too (PCHIP through five points instead of six).
-    assert all(p["delta"] == pytest.approx(-0.05, abs=2e-3) for p in c["per_pair"][:5]), c["per_pair"]
+    # The shift is recovered on the narrower frontiers too (PCHIP through five points instead of six); the
+    # primary Δ, a log ratio, is negative on each.
+    assert all(p["delta_pareto"] == pytest.approx(-0.05, abs=2e-3) for p in c["per_pair"][:5]), c["per_pair"]
+    assert all(p["delta"] < 0 for p in c["per_pair"][:5])
     # Equal ratio uses every run, the ones set aside included (each is a real run at that ratio).
     pair = c["per_pair"][1]  # c0 × s1: the baseline's style 0 at RATIOS[0] makes that gap larger
     assert pair["delta_equal_ratio"] > -0.05
@@ -366,9 +399,11 @@ def test_markdown_ranks_and_counts():
     md = summary.to_markdown(summary.summarize(rows, "max", metrics=("style_swd",), n_boot=100, n_perm=100))
     table = [line for line in md.splitlines() if line.startswith("| ") and "rank" not in line]
     assert [line.split(" | ")[1] for line in table] == ["`better`", "`worse`"]
-    assert "matched content" in md and "pairs without overlap" in md
-    assert all(line.split(" | ")[4] == "no" for line in table)  # 2 styles: p by style ≥ 2/2^2 = 0.5
-    assert "With 2 styles the by-style p is at least 2/2^2 = 0.5 (×2 by Holm), so no variant can be significant" in md
+    assert "matched log content distance" in md and "pairs without overlap" in md
+    assert [line.split(" | ")[2] for line in table] == ["undetermined"] * 2  # 2 × 2 pairs: 1 df
+    assert (
+        "the by-style p is at least 2/2^2 = 0.5 with 2 styles" in md and "Margins (log distance): style_swd 0.05" in md
+    )
 
 
 def test_plots_have_one_panel_per_pair_and_metric(tmp_path):
@@ -392,9 +427,9 @@ def test_plots_have_one_panel_per_pair_and_metric(tmp_path):
     assert [t.get_text() for t in last.texts] == ["1 at 0"] and last.get_ylim()[1] < 50
     assert sum(len(ax.texts) for ax in fig.axes) == 1
     s = summary.summarize(rows, "max", n_boot=100, n_perm=100)
-    # Filled only where the rule claims a difference (3 styles: never): one marked significant by hand is the one
-    # filled point.
-    assert not any(c["significant"] for c in s["comparisons"])
+    # Filled only where the verdict is better or worse: one marked significant by hand is the one filled point.
+    for c in s["comparisons"]:
+        c["significant"] = False
     s["comparisons"][0]["significant"] = True
     fig = compare_plots.forest_figure(s)
     assert len(fig.axes) == 2  # one per metric
