@@ -23,6 +23,9 @@ KEYS = {
     "max_batch": "runs per batch, across pairs and ratios of one shape (default 8; 1: one by one)",
     "crop": "W:H: centre-crop every content to this aspect so all pairs share one compiled program (a benchmark's own)",
     "stats_seed": "seed of the bootstrap and the permutations (default 0)",
+    "plan": "true: print the runs, the expected time and the power, run nothing (time and power need pilot=)",
+    "pilot": "an earlier comparison's out_dir: its measured seconds per pixel-step and its variance components",
+    "effect": "the effect plan= gives the power for, in log style distance (default 0.05, about 5%)",
 }
 
 HELP = (
@@ -131,6 +134,36 @@ def build(
     )
 
 
+def planning_keys(argv: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
+    """``plan``, ``pilot`` (read here: a missing or damaged folder is one line) and ``effect``; the other arguments."""
+    from nstjax.stats.verdict import DEFAULT_MARGIN
+
+    keys: dict[str, Any] = {"plan": False, "pilot": None, "effect": DEFAULT_MARGIN, "margin": DEFAULT_MARGIN}
+    rest, given = [], set()
+    for arg in argv:
+        key, eq, value = arg.partition("=")
+        if not eq or key not in ("plan", "pilot", "effect"):
+            rest.append(arg)
+            continue
+        given.add(key)
+        if key == "plan":
+            if value.lower() not in ("true", "false"):
+                raise ConfigError(f"plan must be true or false, got {value!r}")
+            keys["plan"] = value.lower() == "true"
+        elif key == "effect":
+            parsed = _parse(key, value)
+            if isinstance(parsed, bool) or not isinstance(parsed, (int, float)) or parsed <= 0:
+                raise ConfigError(f"effect must be a positive number (log style distance), got {value!r}")
+            keys["effect"] = float(parsed)
+        else:
+            from nstjax.run.compare import read_pilot
+
+            keys["pilot"] = read_pilot(value)
+    if given & {"pilot", "effect"} and not keys["plan"]:
+        raise ConfigError("pilot= and effect= are for plan=true")
+    return keys, rest
+
+
 def from_args(argv: Sequence[str]) -> Comparison:
     """The command line's keys: the comparison's own (``KEYS``), the rest run overrides."""
     keys: dict[str, Any] = {}
@@ -164,6 +197,23 @@ def from_args(argv: Sequence[str]) -> Comparison:
     )
 
 
+def print_forecast(f: dict) -> None:
+    """``plan=true``'s report, a line each."""
+    print(f"{f['runs']} runs ({f['to_run']} to run): {f['contents']} contents × {f['styles']} styles")
+    if f["seconds"] is None:
+        print("time: unknown (give pilot=DIR, the out_dir of a comparison that ran runs on this machine)")
+    else:
+        print(f"time: about {f['seconds'] / 3600:.1f} h on {f['timed_on']} (the pilot's seconds per pixel-step)")
+    for metric, p in (f["power"] or {}).items():
+        print(
+            f"{metric}: power {p['power']:.0%} to detect Δ = {f['effect']:g} (log distance), "
+            f"{p['equivalence_power']:.0%} to show equivalence within ±{f['margin']:g} when there is none; "
+            f"80% power from Δ = {p['detectable']:.3f} (se {p['se']:.3f}, df {p['df']:.0f})"
+        )
+    if f["power"] is None:
+        print("power: unknown (give pilot=DIR, a comparison's out_dir; the design needs 2+ contents and 2+ styles)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Plans the whole comparison first (bad keys and images fail with one ``error:`` line, nothing run), then runs."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -174,11 +224,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         with input_errors():
+            forecast_keys, args = planning_keys(args)
             comparison = from_args(args)
             cells = plan(comparison)
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if forecast_keys["plan"]:
+        from nstjax.run.compare import forecast
+
+        pilot = forecast_keys["pilot"]
+        print_forecast(
+            forecast(cells, len(comparison.variants), pilot, forecast_keys["effect"], forecast_keys["margin"])
+        )
+        return 0
     from nstjax.objective.compiled import enable_compilation_cache
 
     enable_compilation_cache()

@@ -49,7 +49,7 @@ def test_tiny_comparison_writes_its_outputs_and_a_rerun_reuses_every_run(tmp_pat
         assert run["dir"] == f"runs/image_size=64,steps=4/{folder}/astronaut__{run['style']}/ratio_{run['ratio']:g}"
         summary = json.loads((out / run["dir"] / "summary.json").read_text())
         assert summary["metrics"]["style_gram"] == run["style_gram"]
-        assert summary["batch_size"] == 3  # a pair and variant's ratio sweep, batched
+        assert summary["batch_size"] == 6  # a variant's two pairs × three ratios: one content, one shape, one batch
     frontier = {}
     for run in runs:
         frontier.setdefault((run["variant"], run["style"]), {})[run["ratio"]] = run
@@ -62,7 +62,7 @@ def test_tiny_comparison_writes_its_outputs_and_a_rerun_reuses_every_run(tmp_pat
     ]
     for c in result["comparisons"]:
         assert c["pairs_compared"] + c["pairs_without_overlap"] == 2
-        if c["pairs_compared"]:
+        if c["ci95"] is not None:  # the primary interval needs two pairs compared
             lo, hi = c["ci95"]
             assert math.isfinite(c["delta"]) and lo <= c["delta"] <= hi and 0 < c["p"] <= 1
         # The equal-ratio difference, recomputed from the runs: mean over pairs of the mean gap over ratios.
@@ -172,10 +172,11 @@ def test_a_file_or_an_unwritable_place_where_a_folder_goes_is_one_line_before_an
 
 
 def test_benchmarks_name_their_pairs():
-    contents, styles = benchmark("paintings")
+    contents, styles, crop = benchmark("paintings")
+    assert crop is None
     assert labels(contents) == ["tubingen", "astronaut", "coffee", "chelsea", "rocket"]
     assert labels(styles) == ["starry_night", "the_scream", "shipwreck", "composition_vii"]
-    assert [len(x) for x in benchmark("small")] == [2, 2]
+    assert [len(x) for x in benchmark("small")[:2]] == [2, 2] and benchmark("small").crop == "4:3"
     assert labels(["a/photo.jpg", "b/photo.png", "skimage:coffee"]) == ["photo", "photo-2", "coffee"]
 
 
@@ -208,3 +209,34 @@ def test_with_wandb_the_table_and_figures_go_to_one_offline_run(tmp_path):
     table = json.loads(next(runs[0].parent.glob("files/media/table/comparison_*.table.json")).read_text())
     assert table["data"] == [["pooling=avg", "style_gram", -0.05, -0.08, -0.02, 0.01, 0.02, 18, 20, 0, -0.1, 0.2]]
     assert len(table["columns"]) == 12 and len(list(runs[0].parent.glob("files/media/images/forest_*.png"))) == 1
+
+
+def test_plan_forecasts_time_and_power_from_a_pilot_and_runs_nothing(tmp_path, capsys):
+    """plan=true: the runs, the time at the pilot's measured seconds per pixel-step (Σ steps × pixels of the runs
+    still to do), and the primary test's power for the design from the pilot's variance components."""
+    from nstjax.run.compare import forecast, plan, read_pilot
+    from nstjax.stats.power import plan as power_plan
+
+    pilot = tmp_path / "pilot"
+    pilot.mkdir()
+    variance = {"content": 0.0004, "style": 0.0025, "residual": 0.0009}
+    (pilot / "compare.json").write_text(json.dumps({"comparisons": [{"metric": "style_gram", "variance": variance}]}))
+    (pilot / "timing.json").write_text(json.dumps({"seconds": 30.0, "executed": 12, "pixel_steps": 3_000_000}))
+    args = ["variants=[pooling=max,pooling=avg]", "ratios=[1e-3,1e-2]", "benchmark=small", "image_size=64", "steps=10"]
+    out = tmp_path / "cmp"
+    assert compare_cli.main([*args, f"out_dir={out}", "plan=true", f"pilot={pilot}", "effect=0.1"]) == 0
+    printed = capsys.readouterr().out
+    assert "16 runs (16 to run): 2 contents × 2 styles" in printed
+    cells = plan(compare_cli.from_args([*args, f"out_dir={out}"]))
+    f = forecast(cells, 2, read_pilot(pilot), 0.1, 0.05)
+    # small's contents cropped to 4:3: 64 × 48 px, 10 steps, 16 runs, at 1e-5 s per pixel-step.
+    assert f["seconds"] == pytest.approx(16 * 10 * 64 * 48 * 30.0 / 3_000_000)
+    assert f"time: about {f['seconds'] / 3600:.1f} h" in printed
+    assert f["power"]["style_gram"] == power_plan(variance, 2, 2, 0.1, 0.05, n_tests=1)
+    assert not any(out.rglob("summary.json"))  # nothing ran
+    # A pilot folder with nothing readable, or pilot= without plan=true: one line each.
+    assert compare_cli.main([*args, "plan=true", f"pilot={tmp_path / 'nowhere'}"]) == 2
+    assert compare_cli.main([*args, f"pilot={pilot}"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("error: pilot=") and "no readable compare.json" in err[0]
+    assert err[1] == "error: pilot= and effect= are for plan=true"

@@ -118,9 +118,10 @@ def frontiers_png(rows: list[dict], path: str | Path, metric: str) -> Path:
 
 
 def forest_figure(summary: dict) -> Figure:
-    """One panel per metric: each variant's delta against the baseline at matched content with its 95% interval,
-    a zero line; filled where the comparison is ``significant`` (nstjax.stats.inference.significant), hollow
-    otherwise; variants without a delta are named, not drawn."""
+    """One panel per metric: each variant's primary delta (log style distance) against the baseline at matched
+    content with its 95% interval, a zero line and the equivalence margin (dotted); filled where the verdict is
+    ``better`` or ``worse``, a square where it is ``equivalent``, hollow where ``undetermined``; variants without
+    a delta are named, not drawn."""
     metrics = list(summary["metrics"])
     variants = [v for v in summary["variants"] if v != summary["baseline"]]
     fig = Figure(figsize=(3.6 * len(metrics) + 1.2, 0.45 * len(variants) + 1.3), layout="constrained")
@@ -131,27 +132,30 @@ def forest_figure(summary: dict) -> Figure:
             c = by_variant.get(v)
             if c is None or c["delta"] is None:
                 continue
-            lo, hi = c["ci95"]
-            significant = bool(c.get("significant"))
+            lo, hi = c["ci95"] or (None, None)
+            verdict = c.get("verdict")
             err = None if lo is None else [[c["delta"] - lo], [hi - c["delta"]]]
             ax.errorbar(
                 [c["delta"]],
                 [k],
                 xerr=err,
-                fmt="o",
+                fmt="s" if verdict == "equivalent" else "o",
                 color="C0",
                 capsize=3,
-                markerfacecolor="C0" if significant else "white",
+                markerfacecolor="C0" if verdict in ("better", "worse", "equivalent") else "white",
             )
+            if c.get("margin"):
+                for edge in (-c["margin"], c["margin"]):
+                    ax.axvline(edge, color="0.6", linewidth=0.7, linestyle=":")
         ax.axvline(0.0, color="0.4", linewidth=0.8, linestyle="--")
         ax.set_yticks(range(len(variants)), [_name(v) for v in variants], fontsize=8)
         ax.set_ylim(len(variants) - 0.5, -0.5)
         ax.set_title(metric, fontsize=9)
-        ax.set_xlabel(f"Δ {metric} at matched content", fontsize=8)
+        ax.set_xlabel(f"Δ log {metric} at matched content", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
     fig.suptitle(
         f"against {_name(summary['baseline'])} over {summary['pairs']} pairs (95% intervals; "
-        "filled: significant, see compare.md)",
+        "filled: better/worse, square: equivalent within the dotted margin; compare.md)",
         fontsize=9,
     )
     return fig

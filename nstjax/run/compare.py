@@ -355,8 +355,12 @@ def rows(cells: Sequence[Cell], out_dir: Path) -> list[dict]:
     return out
 
 
-def write_outputs(comparison: Comparison, table: list[dict], summary: dict) -> dict[str, Path]:
-    """compare.json (the summary, the runs' rows and the settings), compare.md, the frontiers and the forest plot."""
+def write_outputs(
+    comparison: Comparison, table: list[dict], summary: dict, timing: dict | None = None
+) -> dict[str, Path]:
+    """compare.json (the summary, the runs' rows and the settings), compare.md, the frontiers, the forest plot and,
+    when runs were executed, timing.json (this machine's seconds per pixel-step: what ``forecast`` reads of a pilot;
+    apart, so that a rerun that reuses every run writes compare.json byte for byte again)."""
     from nstjax.io.compare_plots import forest_png, frontiers_png
     from nstjax.stats.summary import to_markdown
 
@@ -370,6 +374,8 @@ def write_outputs(comparison: Comparison, table: list[dict], summary: dict) -> d
         "crop": comparison.crop,
     }
     paths = {"json": write_json(out / "compare.json", {**summary, "settings": settings, "runs": table})}
+    if timing is not None and timing.get("executed"):
+        paths["timing"] = write_json(out / "timing.json", timing)
     missing = sum(r["content_distance"] is None for r in table)
     note = (
         f"\n{len(table)} runs: {len(comparison.variants)} variants × {summary['pairs']} pairs × "
@@ -397,15 +403,18 @@ def compare(
 
     Returns {"summary": compare.json's statistics, "rows", "paths", "executed", "reused", "failed", "seconds"}.
     With ``logger=wandb`` each run logs to W&B and the table and figures go to one more W&B run."""
+    from nstjax.run.experiments import finished_run
     from nstjax.stats.summary import summarize
 
     cells = cells if cells is not None else plan(comparison)
+    todo = [c for c in cells if finished_run(c.dir, c.record) is None]
     t0 = time.perf_counter()
     counts = run_missing(cells, comparison.out_dir, comparison.max_batch, log)
     seconds = time.perf_counter() - t0
     table = rows(cells, comparison.out_dir)
     summary = summarize(table, comparison.variants[0], comparison.metrics, seed=comparison.seed)
-    paths = write_outputs(comparison, table, summary)
+    timing = {"seconds": seconds, "executed": counts["executed"], "pixel_steps": pixel_steps(todo), **machine()}
+    paths = write_outputs(comparison, table, summary, timing)
     opts = _wandb(cells[0], comparison.out_dir)
     if opts is not None:
         from nstjax.io.logging import log_comparison
@@ -417,3 +426,89 @@ def compare(
         f"{seconds / 60:.1f} min; {paths['md']}"
     )
     return {"summary": summary, "rows": table, "paths": paths, **counts, "seconds": seconds}
+
+
+def pixel_steps(cells: Sequence[Cell]) -> int:
+    """Σ steps × pixels over ``cells``: the work a comparison's runs ask for, what its time scales with."""
+    from nstjax.run.runner import output_shape
+
+    total = 0
+    for cell in cells:
+        h, w = output_shape(cell.run)
+        total += int(sum(cell.run.steps) if isinstance(cell.run.steps, (list, tuple)) else cell.run.steps) * h * w
+    return total
+
+
+def machine() -> dict[str, Any]:
+    """This machine as a timing is only valid for: its CPU's name and its core count."""
+    import os
+    import platform
+
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), name)
+    except OSError:
+        pass
+    return {"cpu": name, "cores": os.cpu_count()}
+
+
+def read_pilot(folder: str | Path) -> dict:
+    """A finished comparison's folder as a pilot: its compare.json's comparisons and its timing.json (either may be
+    missing: that part of the forecast is then unknown); ConfigError (one line) when neither can be read."""
+    import json
+
+    folder = Path(folder).expanduser()
+    pilot: dict[str, Any] = {"comparisons": [], "timing": None}
+    for name, key in (("compare.json", "comparisons"), ("timing.json", "timing")):
+        try:
+            data = json.loads((folder / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            pilot[key] = data.get("comparisons", []) if key == "comparisons" else data
+    if not pilot["comparisons"] and pilot["timing"] is None:
+        raise ConfigError(f"pilot={folder}: no readable compare.json or timing.json there")
+    return pilot
+
+
+def forecast(cells: Sequence[Cell], variants: int, pilot: dict | None, effect: float, margin: float) -> dict:
+    """What a comparison will cost and can answer, before it runs (``nstjax-compare plan=true``).
+
+    ``pilot``: {"timing": a comparison's timing.json, "comparisons": its compare.json's} (``read_pilot``). Time: the
+    runs not yet finished × their steps × pixels, at the seconds per pixel-step the pilot measured (valid for the CPU
+    it names). Power: the primary test's, for the design's contents × styles, from the pilot's variance components
+    (per metric, its first comparison's) to detect ``effect`` (log style distance) and to show equivalence within
+    ``margin`` (``nstjax.stats.power.plan``)."""
+    from nstjax.run.experiments import finished_run
+    from nstjax.stats.power import plan as power_plan
+
+    todo = [c for c in cells if finished_run(c.dir, c.record) is None]
+    out: dict[str, Any] = {
+        "runs": len(cells),
+        "to_run": len(todo),
+        "pairs": len({(c.content, c.style) for c in cells}),
+        "contents": len({c.content for c in cells}),
+        "styles": len({c.style for c in cells}),
+        "seconds": None,
+        "power": None,
+    }
+    if pilot is None:
+        return out
+    timing = pilot.get("timing") or {}
+    if timing.get("pixel_steps"):
+        rate = timing["seconds"] / timing["pixel_steps"]
+        out["seconds"] = pixel_steps(todo) * rate
+        out["timed_on"] = f"{timing.get('cpu')}, {timing.get('cores')} cores"
+    firsts: dict[str, dict] = {}  # per metric, the pilot's first comparison with variance components
+    for c in pilot.get("comparisons", []):
+        if (c.get("variance") or {}).get("residual") is not None:
+            firsts.setdefault(c["metric"], c["variance"])
+    if firsts and out["contents"] >= 2 and out["styles"] >= 2:
+        tests = max(1, (variants - 1) * len(firsts))  # Holm's family: variants × metrics
+        out["power"] = {
+            metric: power_plan(var, out["contents"], out["styles"], effect, margin, n_tests=tests)
+            for metric, var in firsts.items()
+        }
+        out["effect"], out["margin"] = effect, margin
+    return out
