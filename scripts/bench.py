@@ -67,6 +67,7 @@ def worker_jax(size: int, iterations: int, repeats: int, gpu: bool, target: floa
                 "steps": iterations,
                 "pooling": "avg",
                 "ratio": 1e-3,
+                "ratio_size": None,  # α as given at every size, as the PyTorch worker's α = 1
                 "content_weight": 1.0,
                 "content_layers": "paper",
                 "style_layers": "paper",
