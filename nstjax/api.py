@@ -65,14 +65,17 @@ def stylize(
     any characters (spaces, non-ASCII letters): they reach Hydra quoted (``nstjax.cli.path_override``).
 
     Writes final.png, summary.json and metrics.jsonl only into ``out_dir`` when given (else nothing is
-    left on disk). Compiled programs are reused by later calls in the same process.
+    left on disk); an ``out_dir`` that cannot be a folder, or ``resume=True`` with nothing there to continue, is
+    refused in one line before the weights are loaded. Ctrl-C raises ``nstjax.run.runner.Interrupted`` (one line:
+    how to continue, when there is a checkpoint). Compiled programs are reused by later calls in the same process.
     """
     from omegaconf import OmegaConf
 
     from nstjax.cli import PATH_KEYS, check_overrides, input_errors, path_override, read_inputs
     from nstjax.objective.normalize import params_for
-    from nstjax.run.config import validate
+    from nstjax.run.config import ConfigError, check_folder, validate
     from nstjax.run.experiments import as_override, compose
+    from nstjax.run.runner import check_resume, interrupts
     from nstjax.run.runner import run as run_one
 
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
@@ -84,17 +87,25 @@ def stylize(
         content=content if isinstance(content, np.ndarray) else str(content),
         styles=[s if isinstance(s, np.ndarray) else str(s) for s in styles],
     )
+    kept = None if out_dir is None else Path(out_dir).expanduser()
     with input_errors():  # every error of the inputs as one line (ValueError), before any work
         strings = [path_override(k, v) if k in PATH_KEYS else as_override(k, v) for k, v in overrides.items()]
         check_overrides(strings)
-        style_paths = [path(s) for s in styles] if len(styles) > 1 else path(styles[0])
+        # One style is a path (or null for an array); none or several are a list, which validate checks as the
+        # CLI's style=[...] (an empty one is its one-line error).
+        style_paths = path(styles[0]) if len(styles) == 1 else [path(s) for s in styles]
         base = ["progress=false", path_override("content", path(content)), path_override("style", style_paths)]
         cfg = compose({}, base + strings)
         run = validate(cfg)
-    inputs = read_inputs(run, **given)
+        if kept is not None:  # as the CLI checks hydra.run.dir: a file in the way is one line, not an OSError later
+            check_folder("out_dir", kept)
+        elif run.resume:
+            raise ConfigError("resume=true needs out_dir: the run to continue is the one in that folder")
     record = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
-    with tempfile.TemporaryDirectory(prefix="nstjax-") as tmp:
-        folder = Path(out_dir) if out_dir is not None else Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="nstjax-") as tmp, interrupts(run, kept):
+        folder = kept or Path(tmp)
+        inputs = read_inputs(run, **given)
+        check_resume(run, folder)
         summary = run_one(run, params_for(run.weights), folder, record, inputs=None if run.scales else inputs, **given)
         history = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
         from nstjax.io.images import load_image

@@ -26,7 +26,7 @@ from nstjax.io.images import ImageError, one_line
 from nstjax.io.weights import WeightsError
 from nstjax.run.config import CONFIG_DIR, ConfigError, RunConfig, check_folder, validate
 from nstjax.run.resources import TooLarge
-from nstjax.run.runner import Inputs, RunError, load_inputs
+from nstjax.run.runner import Inputs, RunError, check_resume, interrupts, load_inputs
 from nstjax.run.runner import run as stylize_run
 from nstjax.run.sharding import job_device, on_device
 
@@ -238,11 +238,13 @@ def run_job(cfg: DictConfig, out_dir: Path, wandb: dict | None = None) -> dict:
 
     with input_errors():
         run: RunConfig = validate(cfg)
-    inputs = read_inputs(run)  # bad images fail before the weights are touched
-    params = params_for(run.weights)
-    record = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
-    wandb = wandb if wandb is not None else _logger_options(cfg)
-    return stylize_run(run, params, out_dir, record, wandb, inputs=inputs)
+    with interrupts(run, out_dir):  # Ctrl-C from here on, compiling included: one line that says how to continue
+        inputs = read_inputs(run)  # bad images fail before the weights are touched
+        check_resume(run, out_dir)  # and so does resume=true with nothing to continue
+        params = params_for(run.weights)
+        record = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
+        wandb = wandb if wandb is not None else _logger_options(cfg)
+        return stylize_run(run, params, out_dir, record, wandb, inputs=inputs)
 
 
 def read_inputs(run: RunConfig, content: Any = None, styles: Any = None) -> Inputs:

@@ -70,3 +70,26 @@ def test_help_shows_usage_examples_groups_and_every_key():
     for key in ("image_size", "ratio", "pooling", "style_loss", "convention", "style_masks", "memory_budget"):
         line = next(ln for ln in text.splitlines() if ln.strip().startswith(key + " "))
         assert len(line.split(None, 2)) == 3, line  # key, default, meaning
+
+
+def test_the_api_checks_what_the_cli_checks_before_any_work(tmp_path, pair_128, monkeypatch):
+    from nstjax.objective import normalize
+    from nstjax.run.runner import RunError
+
+    def loaded(*args, **kwargs):
+        raise AssertionError("the weights were loaded")
+
+    monkeypatch.setattr(normalize, "params_for", loaded)
+    content, style = pair_128
+    with pytest.raises(ValueError, match="^style is an empty list; give one image path or several$"):
+        nstjax.stylize(content, [])
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    for out_dir in (taken, taken / "run"):
+        with pytest.raises(ValueError, match=f"^out_dir must be a directory, but {taken} is a file$"):
+            nstjax.stylize(content, style, out_dir=out_dir, image_size=64, steps=1)
+    with pytest.raises(ValueError, match="^resume=true needs out_dir"):
+        nstjax.stylize(content, style, resume=True)
+    with pytest.raises(RunError, match=f"^resume=true but there is no checkpoint in {tmp_path / 'new'}$"):
+        nstjax.stylize(content, style, out_dir=tmp_path / "new", image_size=64, resume=True)
+    assert taken.read_text() == "a file" and sorted(p.name for p in tmp_path.iterdir()) == ["taken"]

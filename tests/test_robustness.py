@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,8 +12,8 @@ import time
 
 import numpy as np
 import pytest
-from helpers import image, metrics_lines, run_job, summary
-from hypothesis import example, given
+from helpers import compose_cfg, image, metrics_lines, run_job, summary
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from test_cli import nstjax
@@ -310,3 +311,310 @@ def test_a_damaged_checkpoint_is_reported_as_damaged_and_kept(tmp_path, pair64, 
         run_job(run_dir, *pair64, "steps=8", "resume=true", "checkpoint_every=2")
     assert "\n" not in str(info.value)
     assert ckpt.read_bytes() == damaged  # left as it was, for the user to inspect
+
+
+def _files(run_dir) -> dict:
+    return {p.relative_to(run_dir): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "changed, named",
+    [
+        (["pooling=max"], 'pooling ("avg" there, "max" now)'),
+        (["ratio=1e-2", "style_layers=upto2"], "ratio (0.001 there, 0.01 now); style_layers ("),
+        (["style_loss=mean_std"], 'style_loss ("gram" there, "mean_std" now)'),
+        (["content={images}/shipwreck.jpg"], "content (other pixels)"),
+        (["image_size=56"], "content (other pixels); image_size (64 there, 56 now); style (other pixels)"),
+    ],
+)
+def test_a_resume_under_other_settings_is_refused_naming_them_and_nothing_is_overwritten(
+    tmp_path, pair64, images_dir, checkpointed_run, changed, named
+):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(checkpointed_run, run_dir)
+    before = _files(run_dir)
+    changed = [c.format(images=images_dir) for c in changed]
+    keys = {c.split("=")[0] for c in changed}
+    overrides = [o for o in pair64 if o.split("=")[0] not in keys] + changed
+    with pytest.raises(CheckpointError, match="was made with other settings: ") as info:
+        run_job(run_dir, *overrides, "steps=8", "resume=true")
+    message = str(info.value)
+    assert "\n" not in message and named in message, message
+    assert message.endswith("resume with the settings it was made with, or use another run directory")
+    assert _files(run_dir) == before  # final.png, summary.json, metrics.jsonl and the checkpoint as they were
+
+
+def test_keys_that_do_not_change_the_objective_may_change_on_resume(tmp_path, pair64, checkpointed_run):
+    import shutil
+
+    from nstjax.run.resume import FREE, settings
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(checkpointed_run, run_dir)
+    # More steps, other cadences: the same objective.
+    done = run_job(run_dir, *pair64, "steps=6", "resume=true", "checkpoint_every=3", "save_every=5")
+    assert done["status"] == "done" and done["steps"] == 6 and json.loads(metrics_lines(run_dir)[-1])["step"] == 6
+    # What is recorded comes from RunConfig's fields, not a list kept by hand: each field is recorded or free.
+    from dataclasses import fields
+
+    from nstjax.run.config import RunConfig
+    from nstjax.run.runner import Inputs
+
+    run = validate({**BASE, "style_loss": "mrf", "mrf": {"stride": 1}})
+    pixels = np.zeros((32, 32, 3), np.uint8)
+    recorded = settings(run, Inputs(pixels, [pixels]))
+    names = {f.name for f in fields(RunConfig)} | {f.name for f in fields(run.spec)}
+    renamed = {"styles": "style", "style_weight_override": "style_weight", "style_options": "mrf", "spec": None}
+    expected = {renamed.get(n, n) for n in names if n not in FREE} - {None}
+    assert set(recorded) == expected and recorded["mrf"] == {"stride": 1} and recorded["pooling"] == "avg"
+
+
+def test_a_torn_last_line_of_the_metrics_is_dropped_with_one_warning(tmp_path, pair64, checkpointed_run, capsys):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(checkpointed_run, run_dir)
+    metrics = run_dir / "metrics.jsonl"
+    sound = metrics.read_text()
+    metrics.write_text(sound + '{"step": 5, "total": 12')  # what a crash mid-write leaves
+    capsys.readouterr()
+    done = run_job(run_dir, *pair64, "steps=6", "resume=true")
+    warnings = capsys.readouterr().err.strip().splitlines()
+    assert warnings == [f"warning: {metrics}: dropped 1 damaged line(s) (line 5); kept the 4 sound line(s)"]
+    assert done["steps"] == 6 and metrics_lines(run_dir)[:4] == sound.splitlines()
+    assert [json.loads(line)["step"] for line in metrics_lines(run_dir)] == [1, 2, 3, 4, 5, 6]
+
+
+@pytest.fixture(scope="module")
+def tiled_checkpoint(tmp_path_factory, pair64):
+    """A tiled run (36×48 px, 16 px tiles, shallow layers) checkpointed at step 2, and the same run resumed to
+    step 3 from an intact copy: what every damaged copy must end on."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("tiled")
+    tiles = [*pair64[:2], "image_size=48", "progress=false", "style_layers=upto3", "content_layers=[relu3_1]"]
+    tiles += ["tile=16"]
+    run_job(root / "run", *tiles, "steps=2", "checkpoint_every=2")
+    shutil.copytree(root / "run", root / "intact")
+    run_job(root / "intact", *tiles, "steps=3", "resume=true")
+    return root / "run", tiles, image(root / "intact" / "final.png")
+
+
+@pytest.mark.parametrize("damage", [b'{"status": "interr', b"[1, 2, 3]", b'"done"', b"\xff\xfe{}", b""])
+def test_a_damaged_summary_of_a_tiled_run_does_not_stop_its_resume(tmp_path, tiled_checkpoint, damage, capsys):
+    import shutil
+
+    from nstjax.run import resources
+
+    source, tiles, expected = tiled_checkpoint
+    run_dir = tmp_path / "run"
+    shutil.copytree(source, run_dir)
+    (run_dir / "summary.json").write_bytes(damage)
+    done = run_job(run_dir, *tiles, "steps=3", "resume=true")
+    # The history comes from the checkpoint, so the continuation is exact whatever the summary holds.
+    assert done["tiling"]["history"] == 100 and (image(run_dir / "final.png") == expected).all()
+    # An older checkpoint records no history: the summary is read, what is sound used, the rest said in one line.
+    capsys.readouterr()
+    (run_dir / "summary.json").write_bytes(damage)
+    run = validate(compose_cfg(*tiles))
+    assert resources.optimizer_within((36, 48), run, run_dir)["history"] == resources.history_within((36, 48), run)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"warning: {run_dir / 'summary.json'} ") and "ignored" in err[0], err
+
+
+@pytest.fixture(scope="module")
+def stopped_in_the_last_stage(tmp_path_factory, pair64):
+    """A coarse-to-fine run (36×48 then 48×64 px, 3 steps each) stopped by Ctrl-C after step 1 of its last stage,
+    with checkpoint_every=0; and the image the uninterrupted run ends on."""
+    from nstjax.io.logging import RunLogger
+
+    root = tmp_path_factory.mktemp("stages")
+    overrides = [*SCALES, *pair64[:2]]
+    whole = run_job(root / "whole", *overrides)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(RunLogger, "log_step", _interrupting(RunLogger.log_step, root / "run", 1))
+        with pytest.raises(RunError, match="^interrupted at step 1; checkpoint saved, continue with resume=true$"):
+            run_job(root / "run", *overrides)
+    return root / "run", overrides, image(root / "whole" / "final.png"), whole
+
+
+SCALES = ["image_size=64", "scales=[48,64]", "steps=[3,3]", "style_layers=upto2", "content_layers=[relu2_1]"]
+SCALES += ["progress=false"]
+
+
+@contextlib.contextmanager
+def no_traceback():
+    """A Ctrl-C that escapes the run fails the test, rather than stopping the whole test session."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped the run: a traceback, not one line")
+
+
+def _interrupting(log_step, folder, at):
+    """RunLogger.log_step that presses Ctrl-C in ``folder`` after logging step ``at``."""
+
+    def pressed(self, step, metrics):
+        log_step(self, step, metrics)
+        if self.out_dir == folder and step == at:
+            raise KeyboardInterrupt
+
+    return pressed
+
+
+# Each log a coarse-to-fine run writes before it is resumed: the finished stage's and the stopped stage's.
+LOGS = ["scale_48/metrics.jsonl", "scale_48/summary.json", "metrics.jsonl", "summary.json"]
+
+
+@example(log="metrics.jsonl", cut=0.5)  # the stopped stage's one line, torn in the middle
+@example(log="scale_48/summary.json", cut=0.0)  # empty
+@settings(max_examples=24)  # derandomized by the project's profile (conftest); each example is a resume
+@given(log=st.sampled_from(LOGS), cut=st.floats(0, 1, exclude_max=True))
+def test_any_log_cut_at_any_length_resumes_where_the_run_stopped(stopped_in_the_last_stage, log, cut):
+    import contextlib
+    import io
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    source, overrides, expected, whole = stopped_in_the_last_stage
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp) / "run"
+        shutil.copytree(source, run_dir)
+        data = (run_dir / log).read_bytes()
+        (run_dir / log).write_bytes(data[: int(cut * len(data))])
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            done = run_job(run_dir, *overrides, "resume=true")
+        # No traceback, at most one warning line per log read, and the image of the uninterrupted run.
+        assert all(line.startswith("warning: ") for line in err.getvalue().splitlines()), err.getvalue()
+        assert len(err.getvalue().splitlines()) <= 1, err.getvalue()
+        assert done["status"] == "done" and (image(run_dir / "final.png") == expected).all()
+        assert [s["steps"] for s in done["scales"]] == [3, 3]
+        if log != "scale_48/summary.json":  # else the finished stage's record is what it says was dropped
+            same = ("image_size", "steps", "evaluations", "loss")
+            assert {k: done["scales"][0][k] for k in same} == {k: whole["scales"][0][k] for k in same}
+        assert [json.loads(line)["step"] for line in metrics_lines(run_dir)][-2:] == [2, 3]
+
+
+def test_every_prefix_of_a_log_reads_as_its_sound_part(checkpointed_run, capsys):
+    # Every length of both logs, read as a resume reads them (the runs above resume from a sample of them).
+    from nstjax.io.logging import _sound_rows, read_record
+
+    metrics, record = checkpointed_run / "metrics.jsonl", checkpointed_run / "summary.json"
+    lines, data = metrics_lines(checkpointed_run), metrics.read_bytes()
+    for cut in range(len(data) + 1):
+        torn = checkpointed_run.parent / "torn.jsonl"
+        torn.write_bytes(data[:cut])
+        kept = _sound_rows(torn, 4)
+        whole_lines = data[:cut].count(b"\n") + (cut == len(data) or data[:cut].endswith(b"}"))
+        assert kept == lines[:whole_lines], cut
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == (whole_lines < 4) and all(e.startswith(f"warning: {torn}: ") for e in err), (cut, err)
+    data = record.read_bytes()
+    for cut in range(len(data)):
+        torn = checkpointed_run.parent / "torn.json"
+        torn.write_bytes(data[:cut])
+        assert read_record(torn) is None
+        assert capsys.readouterr().err == f"warning: {torn} is damaged (JSONDecodeError); ignored\n", cut
+    assert read_record(record) == summary(checkpointed_run)
+
+
+def test_a_coarse_to_fine_run_stopped_in_its_first_stage_resumes_there(tmp_path, stopped_in_the_last_stage):
+    from nstjax.io.logging import RunLogger
+
+    _, overrides, expected, _ = stopped_in_the_last_stage
+    run_dir = tmp_path / "run"
+    with pytest.MonkeyPatch.context() as mp:  # checkpoint_every=0: only Ctrl-C saves one
+        mp.setattr(RunLogger, "log_step", _interrupting(RunLogger.log_step, run_dir / "scale_48", 2))
+        stopped = "^interrupted at step 2; checkpoint saved, continue with resume=true$"
+        with pytest.raises(RunError, match=stopped), no_traceback():
+            run_job(run_dir, *overrides)
+    assert checkpoint.step_of(run_dir / "scale_48" / checkpoint.FILENAME) == 2
+    done = run_job(run_dir, *overrides, "resume=true")
+    assert [s["steps"] for s in done["scales"]] == [3, 3] and (image(run_dir / "final.png") == expected).all()
+    assert [json.loads(line)["step"] for line in metrics_lines(run_dir / "scale_48")] == [1, 2, 3]
+
+
+def test_a_coarse_to_fine_run_stopped_between_stages_continues_at_the_next(tmp_path, stopped_in_the_last_stage):
+    from nstjax.run import runner
+
+    _, overrides, expected, _ = stopped_in_the_last_stage
+    run_dir = tmp_path / "run"
+    real = runner.prepare
+
+    def pressed(run, *args, **kwargs):  # Ctrl-C while the second stage's targets are computed
+        if run.image_size == 64:
+            raise KeyboardInterrupt
+        return real(run, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runner, "prepare", pressed)
+        stopped = "^interrupted; continue from the start of the 64 px stage with resume=true$"
+        with pytest.raises(RunError, match=stopped), no_traceback():
+            run_job(run_dir, *overrides)
+    assert not (run_dir / checkpoint.FILENAME).exists() and (run_dir / "scale_48" / checkpoint.RESULT).exists()
+    done = run_job(run_dir, *overrides, "resume=true")
+    assert [s["steps"] for s in done["scales"]] == [3, 3] and (image(run_dir / "final.png") == expected).all()
+    # A finished stage is not run again: its log is the first run's.
+    assert [json.loads(line)["step"] for line in metrics_lines(run_dir / "scale_48")] == [1, 2, 3]
+
+
+def test_ctrl_c_while_compiling_says_how_to_continue_only_when_it_can(tmp_path, pair64, checkpointed_run):
+    import shutil
+
+    from nstjax.objective import compiled
+
+    def pressed(spec):
+        def fg(data, x):
+            raise KeyboardInterrupt
+
+        return fg
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(checkpointed_run, run_dir)
+    before = (run_dir / checkpoint.FILENAME).read_bytes()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(compiled, "value_and_grad_fn", pressed)
+        with pytest.raises(RunError, match="^interrupted; continue from step 4 with resume=true$"), no_traceback():
+            run_job(run_dir, *pair64, "steps=8", "resume=true")
+        nothing = "^interrupted with no checkpoint to continue from; start it again$"
+        with pytest.raises(RunError, match=nothing), no_traceback():
+            run_job(tmp_path / "fresh", *pair64, "steps=8")
+        with pytest.raises(RunError, match=nothing), no_traceback():
+            run_job(tmp_path / "stages", *SCALES, *pair64[:2])
+    assert (run_dir / checkpoint.FILENAME).read_bytes() == before  # kept as it was
+    # And what it said is so: resume=true continues the first and refuses the others, in one line each.
+    assert run_job(run_dir, *pair64, "steps=5", "resume=true")["steps"] == 5
+    with pytest.raises(RunError, match=f"^resume=true but there is no checkpoint in {tmp_path / 'fresh'}$"):
+        run_job(tmp_path / "fresh", *pair64, "steps=8", "resume=true")
+    with pytest.raises(RunError, match="^resume=true but there is no checkpoint in .*stages or its scale_N folders$"):
+        run_job(tmp_path / "stages", *SCALES, *pair64[:2], "resume=true")
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "3", '"done"', "null"])
+def test_a_summary_that_is_not_an_object_is_a_run_not_finished(tmp_path, text):
+    # A comparison or a figure asks each run directory whether it finished: such a file once aborted all of it.
+    from nstjax.run.experiments import finished_run
+
+    (tmp_path / "summary.json").write_text(text)
+    (tmp_path / "final.png").write_bytes(b"")
+    assert finished_run(tmp_path, {"steps": 3}) is None
+
+
+def test_a_checkpoint_that_records_no_settings_is_taken_with_a_warning(tmp_path, capsys):
+    # Made by an older nstjax: nothing to compare, so it is used as before, and the user is told it was not checked.
+    path = tmp_path / checkpoint.FILENAME
+    np.savez(path, meta=np.frombuffer(json.dumps({"step": 3, "elapsed": 1.0, "terms": {}}).encode(), np.uint8))
+    meta = checkpoint.read(path)
+    assert meta is not None and meta["step"] == 3
+    checkpoint.check_settings(path, meta, {"pooling": "max"})
+    assert capsys.readouterr().err == (
+        f"warning: the checkpoint {path} records no settings (an older nstjax made it); taken as made with these\n"
+    )
+    checkpoint.save(path, {"x": np.zeros(2)}, 3, {}, 1.0, {"pooling": "avg", "layers": ("relu1_1",)})
+    with pytest.raises(CheckpointError, match=r'pooling \("avg" there, "max" now\)'):
+        checkpoint.check_settings(path, checkpoint.read(path), {"pooling": "max", "layers": ("relu1_1",)})
+    checkpoint.check_settings(path, checkpoint.read(path), {"pooling": "avg", "layers": ("relu1_1",)})  # tuples as JSON

@@ -112,3 +112,17 @@ def test_the_highres_experiment_compares_one_scale_with_coarse_to_fine(tmp_path,
     final = np.asarray(Image.open(Path(result["cells"][0]["dir"]) / "final.png").convert("RGB"))
     assert (crops[:, :32] == final[24 - 8 : 24 + 24, 48 - 16 : 48 + 16]).all()
     assert not (crops[:, :32] == crops[:, 40:72]).all()  # coarse to fine ends elsewhere
+
+
+def test_the_last_of_scales_is_the_output_size_and_the_record_says_so(tmp_path, pair64):
+    # scales decides the output size (configs/config.yaml); image_size=64 beside scales=[48,56] once made a 56 px
+    # image under a record that said 64.
+    assert validate({**CFG, "image_size": 64, "scales": [48, 56]}).image_size == 56
+    with pytest.raises(ConfigError, match="^image_size must be finite"):  # still read, and still checked
+        validate({**CFG, "image_size": float("inf"), "scales": [48, 56]})
+    out = tmp_path / "run"
+    shallow = ["progress=false", "style_layers=upto2", "content_layers=[relu2_1]", "steps=1"]
+    result = run_job(out, *pair64[:2], "image_size=64", "scales=[48,56]", *shallow)
+    assert np.asarray(Image.open(out / "final.png")).shape == (42, 56, 3) and result["image_size"] == [42, 56]
+    assert result["config"]["image_size"] == summary(out)["config"]["image_size"] == 56
+    assert summary(out / "scale_48")["config"]["image_size"] == 56  # the run's record, as each stage keeps it

@@ -9,14 +9,71 @@ from __future__ import annotations
 import json
 import netrc
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nstjax.io.atomic import write_json
-from nstjax.io.images import save_png, to_uint8
+from nstjax.io.atomic import write_atomic, write_json
+from nstjax.io.images import one_line, save_png, to_uint8
+
+
+def warn(message: str) -> None:
+    """One line on stderr for something the run works around (what was dropped, what it did instead)."""
+    print(f"warning: {one_line(message)}", file=sys.stderr)
+
+
+def read_record(path: str | Path) -> dict[str, Any] | None:
+    """A JSON object written by a run (``summary.json``); None when there is none. A damaged file (torn, not UTF-8,
+    or valid JSON that is not an object) is dropped with one warning line: a resume uses what is sound."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        warn(f"{path} is damaged ({type(exc).__name__}); ignored")
+        return None
+    if not isinstance(record, dict):
+        warn(f"{path} holds a JSON {type(record).__name__}, not an object; ignored")
+        return None
+    return record
+
+
+def _sound_rows(path: Path, last_step: int) -> list[str]:
+    """The lines of ``metrics.jsonl`` up to ``last_step`` (a checkpoint's), each a JSON object with an integer step;
+    the rest of a torn or damaged log is dropped, and what was dropped is said in one warning line."""
+    if not path.exists():
+        return []
+    kept: list[str] = []
+    damaged: list[int] = []
+    steps: set[int] = set()
+    for number, line in enumerate(path.read_bytes().decode("utf-8", "replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            step = row["step"]
+            if not isinstance(step, int) or isinstance(step, bool):
+                raise TypeError(step)
+        except (ValueError, TypeError, KeyError, IndexError):  # a torn line, or JSON that is not a row
+            damaged.append(number)
+            continue
+        if step <= last_step:  # lines after the checkpoint are the interrupted tail: the resumed run writes them again
+            kept.append(line)
+            steps.add(step)
+    said = []
+    if damaged:
+        lines = ", ".join(map(str, damaged[:5])) + (", ..." if len(damaged) > 5 else "")
+        said.append(f"dropped {len(damaged)} damaged line(s) (line {lines})")
+    missing = last_step - len(steps & set(range(1, last_step + 1)))
+    if missing:  # a log cut at a line's end is sound but short: the resumed run continues it with a gap
+        said.append(f"{missing} of the checkpoint's {last_step} steps are missing, so the resumed log has a gap")
+    if said:
+        warn(f"{path}: {'; '.join(said)}; kept the {len(kept)} sound line(s)")
+    return kept
 
 
 def wandb_configured() -> bool:
@@ -58,6 +115,7 @@ def log_comparison(
     columns: list[str | int] = [
         "variant",
         "metric",
+        "verdict",
         "delta",
         "ci95_lo",
         "ci95_hi",
@@ -73,8 +131,9 @@ def log_comparison(
         [
             c["variant"] or "(defaults)",
             c["metric"],
+            c.get("verdict"),
             c["delta"],
-            *c["ci95"],
+            *(c["ci95"] or (None, None)),
             c["p"],
             c["p_holm"],
             c["wins"],
@@ -112,10 +171,9 @@ class RunLogger:
         self.metrics_path = self.out_dir / "metrics.jsonl"
         if resume_step is None:
             self.metrics_path.unlink(missing_ok=True)
-        else:  # keep the lines up to the checkpoint, drop those of the interrupted tail
-            lines = self.metrics_path.read_text().splitlines() if self.metrics_path.exists() else []
-            kept = [ln for ln in lines if ln.strip() and json.loads(ln)["step"] <= resume_step]
-            self.metrics_path.write_text("".join(ln + "\n" for ln in kept))
+        else:  # keep the lines up to the checkpoint, drop those of the interrupted tail and any damaged one
+            kept = _sound_rows(self.metrics_path, resume_step)
+            write_atomic(self.metrics_path, lambda f: f.write("".join(ln + "\n" for ln in kept).encode()))
         self._metrics = open(self.metrics_path, "a", buffering=1)  # noqa: SIM115  (open for the run; finish() closes it)
         self.run = self._start_wandb(config, wandb) if wandb else None
         self.image_every = int((wandb or {}).get("image_every") or 0)

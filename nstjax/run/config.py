@@ -224,13 +224,18 @@ def validate(cfg: Mapping | DictConfig) -> RunConfig:
     if content_weight == 0 and style_weight == 0:
         raise ConfigError("content_weight and style_weight are both 0: nothing to optimise")
 
+    size = _image_size(cfg)  # checked even where scales sets the output size: a bad value is a typo
     steps = _steps(cfg, scales)  # read once: the last size's count, and every size's when a list was given
     run = RunConfig(
         content=cfg.get("content"),
         styles=styles,
         style_blend=blend,
         style_scale=_number(cfg, "style_scale", positive=True),
-        image_size=_image_size(cfg),
+        # With scales, the last size is the output (configs/config.yaml: `scales=[128,256,512]` alone makes a 512 px
+        # image, and runs rely on it): image_size then says what is made, not a different size nobody gets.
+        # Refusing a mismatch would break that documented use; the summary's record says the same
+        # (runner.stylize_scales).
+        image_size=scales[-1] if scales else size,
         steps=steps[-1],
         spec=Spec(
             content_layers,

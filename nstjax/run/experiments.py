@@ -97,6 +97,8 @@ def finished_run(run_dir: Path, record: dict) -> dict | None:
         summary = json.loads((run_dir / "summary.json").read_text())
     except (OSError, ValueError):
         return None
+    if not isinstance(summary, dict):  # valid JSON but not a summary (a list, a number): the run is done again
+        return None
     if summary.get("status") != "done" or summary.get("config") != record or not (run_dir / "final.png").is_file():
         return None
     return summary

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -103,16 +102,23 @@ def history_within(shape: tuple[int, ...], run: RunConfig) -> int:
     return history
 
 
-def optimizer_within(shape: tuple[int, ...], run: RunConfig, resumed: Path | None = None) -> dict:
+def optimizer_within(
+    shape: tuple[int, ...], run: RunConfig, resumed: Path | None = None, history: int | None = None
+) -> dict:
     """The optimizer config a run uses: ``run.optimizer``, with a tiled run's history bounded (``history_within``).
-    ``resumed``: the run directory of a run that continues; the history its summary records is kept, so that the
-    continuation is exact whatever else now uses the machine's memory."""
+    ``history``: the one the checkpoint of a run that continues records; ``resumed``: that run's directory, whose
+    summary says it where an older checkpoint does not. Either keeps the continuation exact whatever else now uses
+    the machine's memory."""
     if not run.tile:
         return run.optimizer
-    recorded = None
-    if resumed is not None and (resumed / "summary.json").is_file():
-        recorded = json.loads((resumed / "summary.json").read_text()).get("tiling", {}).get("history")
-    return {**run.optimizer, "history": int(recorded or history_within(shape, run))}
+    if history is None and resumed is not None:
+        from nstjax.io.logging import read_record
+
+        recorded = (read_record(resumed / "summary.json") or {}).get("tiling")
+        history = recorded.get("history") if isinstance(recorded, dict) else None
+    if not isinstance(history, int) or isinstance(history, bool) or history < 1:
+        history = history_within(shape, run)  # a damaged record: what the memory allows now
+    return {**run.optimizer, "history": history}
 
 
 def tiling_record(shape: tuple[int, ...], run: RunConfig, history: int) -> dict:

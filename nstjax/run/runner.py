@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -16,10 +17,10 @@ import numpy as np
 from tqdm import tqdm
 
 from nstjax.io import checkpoint, colour, images
-from nstjax.io.logging import RunLogger
+from nstjax.io.logging import RunLogger, read_record
 from nstjax.objective import compiled, losses, metrics, tiled
 from nstjax.optim.optimize import make_optimizer, resample
-from nstjax.run import resources, sharding
+from nstjax.run import resources, resume, sharding
 from nstjax.run.config import RunConfig
 
 Source: TypeAlias = "str | Path | np.ndarray"  # an image: a path, or an array given in code
@@ -27,6 +28,33 @@ Source: TypeAlias = "str | Path | np.ndarray"  # an image: a path, or an array g
 
 class RunError(RuntimeError):
     """The run stopped (non-finite loss, interrupted); the message is one line for the user."""
+
+
+class Interrupted(RunError):
+    """Ctrl-C: the run stopped, keeping what it had saved; the message says how to continue when it can."""
+
+
+@contextlib.contextmanager
+def interrupts(run: RunConfig, out_dir: str | Path | None) -> Iterator[None]:
+    """Ctrl-C anywhere in a single run (reading, compiling, between stages, the yardstick) as one Interrupted line
+    that says how to continue only where ``resume=true`` would (``resume.point``). ``out_dir`` None: nothing is kept
+    (the API's temporary folder)."""
+    try:
+        yield
+    except (KeyboardInterrupt, Interrupted) as exc:
+        if out_dir is None:
+            raise Interrupted(
+                "interrupted; nothing was kept (give out_dir to keep a checkpoint to resume from)"
+            ) from None
+        if isinstance(exc, Interrupted):  # from the step loop, which saved a checkpoint and says so
+            raise
+        try:
+            where = resume.point(run, Path(out_dir))
+        except checkpoint.CheckpointError:
+            where = None
+        if where is None:
+            raise Interrupted("interrupted with no checkpoint to continue from; start it again") from None
+        raise Interrupted(f"interrupted; continue from {where.describe(run)} with resume=true") from None
 
 
 @dataclass
@@ -125,6 +153,8 @@ class Problem:
     x0: jax.Array
     inputs: Inputs
     result: jax.Array | None = None  # the last good image in optimisation space, set by ``stylize``
+    # Another objective over ``data`` (the video's, with its temporal term): (loss_fn, value_and_grad_fn) of spec.
+    objective: tuple[Callable, Callable] | None = None
 
 
 def prepare(
@@ -206,6 +236,7 @@ def finish_run(
             image,
             problem.inputs.content,
             problem.inputs.yardstick_style if problem.inputs.yardstick_style is not None else problem.inputs.styles[0],
+            tile=run.tile,
         )
         if status == "done" and resources.can_score(image.shape, run)
         else None,
@@ -231,6 +262,18 @@ def scale_stage(run: RunConfig, i: int) -> RunConfig:
     )
 
 
+def _stage_record(folder: Path, stage: RunConfig) -> dict[str, Any]:
+    """A finished earlier stage's line of ``summary["scales"]``, read back from its summary on resume (what of it
+    is sound: a damaged summary leaves its size and steps, and ``read_record`` says it was dropped)."""
+    recorded = read_record(folder / "summary.json") or {}
+    line: dict[str, Any] = {"image_size": None, "steps": stage.steps, "seconds_optimize": 0.0}
+    line.update({k: recorded[k] for k in STAGE_KEYS if k in recorded})
+    return line
+
+
+STAGE_KEYS = ("image_size", "steps", "evaluations", "seconds_compile", "seconds_optimize", "loss")
+
+
 def stylize_scales(
     run: RunConfig,
     params: dict,
@@ -241,14 +284,34 @@ def stylize_scales(
     styles: Sequence[Source] | None = None,
 ) -> dict[str, Any]:
     """Coarse to fine: ``run.steps`` at each size in ``run.scales``, each started from the previous result
-    upsampled; the last size is the output. Earlier stages write into ``out_dir/scale_N``.
+    upsampled; the last size is the output. Earlier stages write into ``out_dir/scale_N``, and each that finishes
+    leaves its optimised image there (``checkpoint.RESULT``): ``resume=true`` continues at the stage and step where
+    the run stopped (``resume.point``), whatever ``checkpoint_every`` was.
     ``content``, ``styles``: arrays instead of the run's paths (``load_inputs``)."""
     out_dir = Path(out_dir)
     assert run.scales is not None  # run() calls this only for a multi-scale run
-    previous, stages = None, []
-    for i, size in enumerate(run.scales):
+    if config_record is not None and config_record.get("image_size") != run.scales[-1]:
+        # The last of scales is the output size (configs/config.yaml); the record says what was made.
+        config_record = {**config_record, "image_size": run.scales[-1]}
+    dirs = resume.stage_dirs(run, out_dir)
+    start = resume.point(run, out_dir) if run.resume else None
+    if run.resume and start is None:
+        check_resume(run, out_dir)
+    first = start.stage if start is not None else 0
+    stages = [_stage_record(dirs[i], scale_stage(run, i)) for i in range(first)]
+    previous: Any = None
+    if start is not None and start.after_result:  # the stage before finished: start from its image
+        before = scale_stage(run, first - 1)
+        expected = resume.stage_settings(run, first - 1, before, load_inputs(before, content, styles), finished=True)
+        path = dirs[first - 1] / checkpoint.RESULT
+        meta = checkpoint.read(path)
+        assert meta is not None  # resume.point found it
+        checkpoint.check_settings(path, meta, expected)
+        previous = jnp.asarray(checkpoint.load_result(path))
+    for i in range(first, len(run.scales)):
         last = i == len(run.scales) - 1
-        stage = scale_stage(run, i)
+        # Only the stage the run stopped in continues from a checkpoint; the ones after it start afresh.
+        stage = replace(scale_stage(run, i), resume=start is not None and i == first and not start.after_result)
         problem = prepare(stage, params, load_inputs(stage, content, styles))
         if previous is not None:
             h, w = problem.x0.shape[:2]
@@ -256,22 +319,21 @@ def stylize_scales(
         summary = stylize(
             stage,
             params,
-            out_dir if last else out_dir / f"scale_{size}",
+            dirs[i],
             config_record,
             problem,
             wandb if last else None,
+            settings=resume.stage_settings(run, i, stage, problem.inputs),
+            result=None
+            if last
+            else (dirs[i] / checkpoint.RESULT, resume.stage_settings(run, i, stage, problem.inputs, finished=True)),
         )
-        stages.append(
-            {
-                k: summary[k]
-                for k in ("image_size", "steps", "evaluations", "seconds_compile", "seconds_optimize", "loss")
-            }
-        )
+        stages.append({k: summary[k] for k in STAGE_KEYS})
         # The optimised image itself, not final.png: no uint8 rounding, and with preserve_color=luminance
         # the next stage continues in luminance space rather than from the colour-restored picture.
         previous = problem.result
     summary["scales"] = stages
-    summary["seconds_optimize_all_scales"] = sum(s["seconds_optimize"] for s in stages)
+    summary["seconds_optimize_all_scales"] = sum(float(s.get("seconds_optimize") or 0.0) for s in stages)
     from nstjax.io.atomic import write_json
 
     write_json(out_dir / "summary.json", summary)
@@ -285,18 +347,28 @@ def stylize(
     config_record: dict | None = None,
     problem: Problem | None = None,
     wandb: dict | None = None,
+    settings: dict[str, Any] | None = None,
+    result: tuple[Path, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Runs the optimisation and writes final.png, summary.json and metrics.jsonl into ``out_dir``.
 
-    Returns the summary. Raises RunError on a non-finite loss or an interrupt (after saving what it can).
+    ``settings``: what the objective depends on, recorded in each checkpoint and checked on resume (by default
+    ``resume.settings`` of ``run``); ``result``: where a finished coarse-to-fine stage saves its image, and that
+    result's settings. Returns the summary. Raises RunError on a non-finite loss, Interrupted on Ctrl-C in the
+    steps (after saving a checkpoint), CheckpointError when resuming from a damaged checkpoint or one made with
+    other settings (before anything is written).
     """
     out_dir = Path(out_dir)
     problem = problem or prepare(run, params)
     resources.check_memory(problem.x0.shape, run)
+    settings = settings or resume.settings(run, problem.inputs)
     ckpt_path = out_dir / checkpoint.FILENAME
-    resume_step = checkpoint.step_of(ckpt_path) if run.resume else None
-    if run.resume and resume_step is None:
+    meta = checkpoint.read(ckpt_path) if run.resume else None
+    if run.resume and meta is None:
         raise RunError(f"resume=true but there is no checkpoint in {out_dir}")
+    if meta is not None:
+        checkpoint.check_settings(ckpt_path, meta, settings)
+    resume_step = None if meta is None else meta["step"]
     logger = RunLogger(out_dir, config_record or asdict(run), wandb, resume_step=resume_step)
 
     if run.shard == "spatial":
@@ -304,13 +376,16 @@ def stylize(
         if mesh is not None:  # the image's rows over the devices; weights and targets copied to each
             problem.data = sharding.replicate(problem.data, mesh)
             problem.x0 = sharding.split(problem.x0, mesh, "rows")
-    fg = tiled.value_and_grad_fn(problem.spec, run.tile) if run.tile else compiled.value_and_grad_fn(problem.spec)
+    loss_of, fg_of = problem.objective or (compiled.loss_fn, compiled.value_and_grad_fn)
+    fg = tiled.value_and_grad_fn(problem.spec, run.tile) if run.tile else fg_of(problem.spec)
     t0 = time.perf_counter()
     jax.block_until_ready(fg(problem.data, problem.x0))  # compile (and one evaluation, not counted)
     seconds_compile = time.perf_counter() - t0
 
-    opt_cfg = resources.optimizer_within(problem.x0.shape, run, out_dir if resume_step is not None else None)
-    opt = make_optimizer(opt_cfg, compiled.loss_fn(problem.spec), fg, problem.data, run.loop_kind(), run.loop_chunk)
+    opt_cfg = resources.optimizer_within(
+        problem.x0.shape, run, out_dir if meta is not None else None, None if meta is None else meta.get("history")
+    )
+    opt = make_optimizer(opt_cfg, loss_of(problem.spec), fg, problem.data, run.loop_kind(), run.loop_chunk)
     t0 = time.perf_counter()
     state = opt.init(problem.x0)
     step = 0
@@ -321,7 +396,15 @@ def stylize(
     bar = tqdm(total=run.steps, initial=step, disable=not run.progress, desc="nstjax", unit="step", dynamic_ncols=True)
 
     def save_checkpoint() -> None:
-        checkpoint.save(ckpt_path, state, step, opt.terms, time.perf_counter() - t0)
+        checkpoint.save(
+            ckpt_path,
+            state,
+            step,
+            opt.terms,
+            time.perf_counter() - t0,
+            settings,
+            opt_cfg.get("history") if run.tile else None,
+        )
 
     status = "done"
     try:
@@ -359,11 +442,13 @@ def stylize(
                 logger.log_image(step, finish_image(run, state.x, problem.inputs), name="latest.png")
             if run.checkpoint_every and step % run.checkpoint_every == 0:
                 save_checkpoint()
+        if result is not None:  # before the yardstick below, which a Ctrl-C may cut short
+            checkpoint.save_result(result[0], good.x, step, result[1])
     except KeyboardInterrupt:
         status = "interrupted"
         state = good
         save_checkpoint()
-        raise RunError(f"interrupted at step {step}; checkpoint saved, continue with resume=true") from None
+        raise Interrupted(f"interrupted at step {step}; checkpoint saved, continue with resume=true") from None
     finally:
         bar.close()
         summary = finish_run(
@@ -382,6 +467,14 @@ def stylize(
             **({"tiling": resources.tiling_record(problem.x0.shape, run, opt_cfg["history"])} if run.tile else {}),
         )
     return summary
+
+
+def check_resume(run: RunConfig, out_dir: str | Path) -> None:
+    """``resume=true`` with nothing to continue in ``out_dir`` (RunError) or a damaged checkpoint there
+    (CheckpointError), in one line; the entry points call it before the weights are loaded."""
+    if run.resume and resume.point(run, Path(out_dir)) is None:
+        where = f"{out_dir} or its scale_N folders" if run.scales else str(out_dir)
+        raise RunError(f"resume=true but there is no checkpoint in {where}")
 
 
 def run(
