@@ -221,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(HELP, end="")
         return 0
     from nstjax.run.compare import compare, plan
+    from nstjax.run.runner import Interrupted
 
     try:
         with input_errors():
@@ -230,6 +231,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted while planning; no run was started", file=sys.stderr)
+        return 130
     if forecast_keys["plan"]:
         from nstjax.run.compare import forecast
 
@@ -243,6 +247,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     enable_compilation_cache()
     try:
         result = compare(comparison, cells=cells)
+    except (KeyboardInterrupt, Interrupted) as exc:  # Ctrl-C between batches reaches here as itself
+        print(
+            str(exc) or "interrupted; finished runs are kept: run the same command again to continue", file=sys.stderr
+        )
+        return 130
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -144,7 +144,10 @@ def test_comparisons_at_other_settings_never_share_runs_and_one_file_written_two
         (["variants=[pooling=max,ratio=3]"], "error: variant 'ratio=3' sets ratio"),
         (["variants=[pooling=avg,'']"], "error: variants 'pooling=avg' and '' are the same configuration"),
         (["ratios=[1e-3]"], "error: ratios needs two or more distinct positive ratios"),
-        (["benchmark=nope", "contents=[]", "styles=[]"], "error: benchmark must be one of paintings, small"),
+        (
+            ["benchmark=nope", "contents=[]", "styles=[]"],
+            "error: benchmark must be one of art, art_core, paintings, small",
+        ),
     ],
 )
 def test_a_bad_key_or_image_fails_with_one_line_before_any_work(tmp_path, capsys, bad, message):
@@ -154,6 +157,38 @@ def test_a_bad_key_or_image_fails_with_one_line_before_any_work(tmp_path, capsys
     assert compare_cli.main([*args.values(), f"out_dir={out}"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (
+            ["contents=[THIN]"],
+            "error: thin × coffee: the content image at image_size=64 is 64×3 px; VGG19 needs at least 32",
+        ),
+        (
+            ["style_loss=mrf", "style_layers=[relu4_1,relu5_1]", "image_size=48"],
+            "error: style_loss=mrf needs 3×3 positions at relu5_1",
+        ),
+        (["memory_budget=1000000"], "error: a 64×48 image needs about"),
+        (["style_scale=0.25"], "error: astronaut × coffee: the style image at image_size=64 is 16×12 px"),
+    ],
+    ids=["below-vgg-minimum", "mrf-without-patches", "too-large-for-memory", "style-below-minimum"],
+)
+def test_a_comparison_that_would_fail_run_by_run_is_one_line_and_writes_nothing(tmp_path, capsys, extra, message):
+    """Every run's inputs (sizes, the statistic's positions, each batch's memory) are checked from the headers
+    before the first run: exit 2, one line, no folder made, no cropped copy written (crop=4:3)."""
+    thin = tmp_path / "thin.png"
+    Image.fromarray(np.full((12, 256, 3), 128, np.uint8)).save(thin)
+    out = tmp_path / "cmp"
+    args = {a.partition("=")[0]: a for a in [*ARGS, "crop=4:3"]}
+    if "contents=[THIN]" in extra:
+        args.pop("crop")
+    args.update({a.partition("=")[0]: a.replace("THIN", str(thin)) for a in extra})
+    assert compare_cli.main([*args.values(), f"out_dir={out}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1, err
     assert not out.exists()
 
 
@@ -240,3 +275,29 @@ def test_plan_forecasts_time_and_power_from_a_pilot_and_runs_nothing(tmp_path, c
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("error: pilot=") and "no readable compare.json" in err[0]
     assert err[1] == "error: pilot= and effect= are for plan=true"
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "run-interrupted"])
+def test_ctrl_c_ends_a_comparison_keeping_finished_runs_and_a_rerun_continues(tmp_path, capsys, monkeypatch, how):
+    """Ctrl-C in the second batch (as itself in a batch, or as the Interrupted a single run raises): exit 130, one
+    line, the first batch's runs kept, no compare.json with a gap; the same command again runs only the rest."""
+    from nstjax.run import batch
+    from nstjax.run.runner import Interrupted
+
+    real, calls = batch.run_many, []
+
+    def interrupted_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt if how == "ctrl-c" else Interrupted("interrupted at step 2")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "run_many", interrupted_second)
+    out = tmp_path / "cmp"
+    assert compare_cli.main([*ARGS, "max_batch=3", f"out_dir={out}"]) == 130
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == "interrupted; 3 of 12 runs are finished and kept: run the same command again to continue"
+    assert len(list(out.rglob("summary.json"))) == 3 and not (out / "compare.json").exists()
+    monkeypatch.setattr(batch, "run_many", real)
+    assert compare_cli.main([*ARGS, "max_batch=3", f"out_dir={out}"]) == 0
+    assert "9 runs executed, 3 reused, 0 failed" in capsys.readouterr().err

@@ -214,6 +214,24 @@ def describe_style(params: dict, spec: Spec, stat: Statistic, style: np.ndarray)
     return {name: at_layer(stat, name).mix([s[name] for s in summaries], equal) for name in summaries[0]}
 
 
+def check_shapes(spec: Spec, shape: tuple[int, int], style_shape: tuple[int, int]) -> None:
+    """Refuses (ImageError, one line) an output or style size at which the statistic has too few positions at
+    one of its layers (mrf's 3×3 patches), from the shapes alone: what a run finds only when it traces."""
+    from nstjax.io.images import ImageError
+
+    stat = configured(STYLE_LOSSES[spec.style_loss], dict(spec.style_options))
+    for layer in spec.style_layers:
+        need = at_layer(stat, layer).min_positions
+        pools = sum(1 for name in ORDER[: ORDER.index(layer) + 1] if name.startswith("pool"))
+        for what, (h, w) in (("the output", shape), ("the style image", style_shape)):
+            if min(h >> pools, w >> pools) < need:
+                raise ImageError(
+                    f"style_loss={spec.style_loss} needs {need}×{need} positions at {layer}, but {what} at "
+                    f"{w}×{h} px has {w >> pools}×{h >> pools}; use a larger image_size (or style_scale) or "
+                    "shallower style_layers"
+                )
+
+
 def style_layer_weights(spec: Spec, layer_weights: dict[str, float] | None) -> dict[str, jax.Array]:
     """w_l per style layer: the given weights, else the convention's (paper: 1/L each)."""
     chosen = layer_weights or CONVENTIONS[spec.convention].layer_weights(spec.style_layers)

@@ -52,9 +52,12 @@ PER_RUN = (
 )
 
 
-def batch_key(run: RunConfig) -> str | None:
-    """Runs with the same key can share a batch; None for runs that cannot be batched at all."""
-    if (
+def batchable(run: RunConfig) -> bool:
+    """Whether a run can share a batch with others at all."""
+    # Lockstep is built on nstjax's L-BFGS; coarse-to-fine, checkpoints and an objective that draws new random
+    # numbers at each run's own iterations (swd's directions; remd's, cx's and self_similarity's positions) and
+    # statistics that say they do not batch (w2) run one by one.
+    return not (
         run.optimizer.get("name") != "lbfgs"
         or run.scales
         or run.resume
@@ -62,10 +65,12 @@ def batch_key(run: RunConfig) -> str | None:
         or not compiled.batches(run.spec)
         or run.shard == "spatial"
         or run.tile
-    ):
-        # Lockstep is built on nstjax's L-BFGS; coarse-to-fine, checkpoints and an objective that draws new
-        # random numbers at each run's own iterations (swd's directions; remd's, cx's and self_similarity's
-        # positions) and statistics that say they do not batch (w2) run one by one.
+    )
+
+
+def batch_key(run: RunConfig) -> str | None:
+    """Runs with the same key can share a batch; None for runs that cannot be batched at all."""
+    if not batchable(run):
         return None
     blank = {f: None for f in PER_RUN}  # the per-run fields blanked, only to key the group
     key = asdict(replace(run, **blank))  # type: ignore[arg-type]

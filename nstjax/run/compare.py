@@ -107,33 +107,39 @@ def parse_crop(crop: str) -> tuple[int, int]:
     return int(w), int(h)
 
 
+def crop_window(shape: tuple[int, ...], aspect: tuple[int, int]) -> tuple[int, int]:
+    """(height, width) of the largest window of an image of ``shape`` whose width : height is ``aspect``."""
+    h, w = shape[:2]
+    if w * aspect[1] > h * aspect[0]:  # too wide: keep the full height
+        return h, max(1, round(h * aspect[0] / aspect[1]))
+    return max(1, round(w * aspect[1] / aspect[0])), w
+
+
 def centre_crop(image: np.ndarray, aspect: tuple[int, int]) -> np.ndarray:
     """The largest centred window of ``image`` whose width : height is ``aspect``."""
-    h, w = image.shape[:2]
-    if w * aspect[1] > h * aspect[0]:  # too wide: keep the full height
-        cw, ch = max(1, round(h * aspect[0] / aspect[1])), h
-    else:
-        cw, ch = w, max(1, round(w * aspect[1] / aspect[0]))
+    (h, w), (ch, cw) = image.shape[:2], crop_window(image.shape, aspect)
     top, left = (h - ch) // 2, (w - cw) // 2
     return image[top : top + ch, left : left + cw]
 
 
-def cropped_contents(sources: Sequence[str], names: Sequence[str], crop: str, folder: Path) -> list[str]:
-    """Each content centre-cropped to ``crop``, as a PNG under ``folder`` (written once, lossless: the run resizes
-    it to image_size as it would the original), so that every pair of a benchmark optimises one shape."""
+def cropped_path(folder: Path, crop: str, name: str) -> Path:
+    """Where a content's copy centre-cropped to ``crop`` goes (``write_cropped``)."""
     aspect = parse_crop(crop)
-    out = []
-    for source, name in zip(sources, names, strict=True):
-        path = folder / f"crop_{aspect[0]}x{aspect[1]}" / f"{name}.png"
-        if not path.is_file():
-            images.save_png(centre_crop(images.load_image(source), aspect), path)
-        out.append(str(path))
-    return out
+    return folder / f"crop_{aspect[0]}x{aspect[1]}" / f"{name}.png"
+
+
+def write_cropped(sources: Sequence[str], paths: Sequence[str], crop: str) -> None:
+    """Each content centre-cropped to ``crop`` as a PNG at its path (once, lossless: the run resizes it to
+    image_size as it would the original), so that every pair of a benchmark optimises one shape."""
+    for source, path in zip(sources, paths, strict=True):
+        if not Path(path).is_file():
+            images.save_png(centre_crop(images.load_image(source), parse_crop(crop)), path)
 
 
 def canonical(source: str) -> str:
-    """An image source as runs record it: a file's absolute path (``skimage:NAME`` as it is)."""
-    return source if source.startswith(images.BUNDLED) else str(Path(source).expanduser().resolve())
+    """An image source as runs record it: a file's absolute path (``skimage:NAME`` as it is; a name only the
+    repository's data/ has, ``images.locate``, as its path there)."""
+    return source if source.startswith(images.BUNDLED) else str(images.locate(source).resolve())
 
 
 def labels(sources: Sequence[str]) -> list[str]:
@@ -226,18 +232,22 @@ def plan(comparison: Comparison) -> list[Cell]:
 
     check(comparison)
     for source in dict.fromkeys((*comparison.contents, *comparison.styles)):
-        images.image_shape(source)
+        images.image_shape(source)  # a missing or damaged image, named as the user gave it
     content_names, style_names = labels(comparison.contents), labels(comparison.styles)
     # One file written two ways is one run: a relative path is recorded absolute (as benchmarks' are).
     contents, styles = ([canonical(s) for s in sources] for sources in (comparison.contents, comparison.styles))
+    shapes = {s: images.image_shape(s) for s in dict.fromkeys((*contents, *styles))}  # headers only
     # The settings every run shares name a level of their own, so comparisons at other settings sharing the
     # runs_dir never write into each other's runs (both would have had a "defaults" variant).
     default = OmegaConf.to_container(compose({}, ["progress=false", *comparison.overrides]), resolve=True)
     plain = OmegaConf.to_container(compose({}, ["progress=false"]), resolve=True)
     assert isinstance(default, dict) and isinstance(plain, dict)
     runs_dir = (comparison.runs_dir or comparison.out_dir / "runs") / slug(changes(default, plain))
-    if comparison.crop is not None:  # the last check passed: the cropped copies are the runs' contents
-        contents = cropped_contents(contents, content_names, comparison.crop, runs_dir.parent / "inputs")
+    originals = contents
+    if comparison.crop is not None:  # the cropped copies are the runs' contents, written once the plan is sound
+        aspect = parse_crop(comparison.crop)
+        contents = [str(cropped_path(runs_dir.parent / "inputs", comparison.crop, n)) for n in content_names]
+        shapes.update({c: crop_window(shapes[o], aspect) for c, o in zip(contents, originals, strict=True)})
     cells: list[Cell] = []
     seen: dict[str, str] = {}
     for variant in comparison.variants:
@@ -255,7 +265,40 @@ def plan(comparison: Comparison) -> list[Cell]:
                     run = validate(record)
                     folder = runs_dir / key / f"{c_name}__{s_name}" / f"ratio_{ratio:g}"
                     cells.append(Cell(variant, c_name, s_name, float(ratio), run, record, folder, key))
+    preflight(cells, comparison.max_batch, shapes)
+    if comparison.crop is not None:
+        write_cropped(originals, contents, comparison.crop)
     return cells
+
+
+def preflight(cells: Sequence[Cell], max_batch: int, shapes: dict[str, tuple[int, int]]) -> None:
+    """Every run's inputs checked before the first run, from the images' headers (``shapes``: source → (h, w)):
+    the output and style sizes against VGG19's minimum and the statistic's (mrf's 3×3 patches), and the memory
+    of the largest batch a variant's runs can form. A comparison that would fail run by run fails here with one
+    line (ImageError, TooLarge), before anything is written."""
+    from nstjax.objective.compiled import check_shapes
+    from nstjax.run import batch, resources
+
+    per_variant: dict[str, int] = {}
+    for cell in cells:
+        per_variant[cell.key] = per_variant.get(cell.key, 0) + 1
+    seen: set[tuple[str, str]] = set()
+    for cell in cells:
+        run = cell.run
+        if (cell.key, str(run.content)) in seen:
+            continue
+        seen.add((cell.key, str(run.content)))
+        h, w = images.longest_side_shape(shapes[str(run.content)], run.image_size)
+        style = (max(1, round(h * run.style_scale)), max(1, round(w * run.style_scale)))
+        for what, (a, b) in (("the content image", (h, w)), ("the style image", style)):
+            if min(a, b) < images.MIN_SIDE:
+                raise images.ImageError(
+                    f"{cell.content} × {cell.style}: {what} at image_size={run.image_size} is {b}×{a} px; "
+                    f"VGG19 needs at least {images.MIN_SIDE} px on each side"
+                )
+        check_shapes(run.spec, (h, w), style)
+        size = min(max_batch, per_variant[cell.key]) if batch.batchable(run) else 1
+        resources.check_memory((h, w), run, batch=size, style_shape=style)
 
 
 def _wandb(cell: Cell, out_dir: Path) -> dict | None:
@@ -282,7 +325,7 @@ def run_missing(
     from nstjax.run import batch
     from nstjax.run.experiments import finished_run
     from nstjax.run.resources import TooLarge
-    from nstjax.run.runner import RunError
+    from nstjax.run.runner import Interrupted, RunError
 
     todo = [c for c in cells if finished_run(c.dir, c.record) is None]
     counts = {"executed": 0, "reused": len(cells) - len(todo), "failed": 0}
@@ -301,9 +344,9 @@ def run_missing(
             if not chunk:
                 continue
             t0 = time.perf_counter()
-            params = params_for(chunk[0].run.weights)
             outcomes: list[Any]
             try:
+                params = params_for(chunk[0].run.weights)
                 outcomes = batch.run_many(
                     [c.run for c in chunk],
                     params,
@@ -311,8 +354,18 @@ def run_missing(
                     [c.record for c in chunk],
                     [_wandb(c, out_dir) for c in chunk],
                 )
+            except (KeyboardInterrupt, Interrupted):
+                outcomes = [Interrupted()]
             except (ImageError, RunError, TooLarge) as exc:  # the chunk shares its size (and one program)
                 outcomes = [exc] * len(chunk)
+            if any(isinstance(o, Interrupted) for o in outcomes):
+                # Ctrl-C ends the comparison, not the run it hit: finished runs stay (a run's outputs are written
+                # atomically, so an interrupted one has none and runs again), and nothing is summarised with a gap.
+                kept = sum(finished_run(c.dir, c.record) is not None for c in cells)
+                raise Interrupted(
+                    f"interrupted; {kept} of {len(cells)} runs are finished and kept: run the same command again to "
+                    "continue"
+                ) from None
             done += len(chunk)
             failed = [o for o in outcomes if isinstance(o, Exception)]
             counts["executed"] += len(chunk)

@@ -36,6 +36,9 @@ class Statistic(NamedTuple):
     # moment (N×N), and ``distance`` as a function of the output's summary: distance(X, t) = compare(describe(X), t).
     from_moments: Callable[[jax.Array, jax.Array], Stats] | None = None
     compare: Callable[[Stats, Stats], jax.Array] | None = None
+    # Positions each side of a style layer's map needs (mrf: its 3×3 patches), in the output and the style image,
+    # so that a comparison can refuse a doomed size before its first run (``compiled.check_shapes``).
+    min_positions: int = 1
 
     @property
     def tileable(self) -> bool:

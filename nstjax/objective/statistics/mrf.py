@@ -179,6 +179,7 @@ def mrf(stride: int = 2, rotations: int = 0, scales: int = 0) -> Statistic:
         options=mrf,
         copies=copied,
         blend=False,
+        min_positions=PATCH,
     )
 
 
