@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# Regenerates every paper figure into docs/figures (JPEG + JSON), one process per experiment, in the
-# background-friendly order of cost. Usage: scripts/figures.sh [key=value ...]   (e.g. image_size=512 steps=500)
+# Regenerates every figure of experiments/ and publishes it in docs/figures, the figures' one place: each experiment
+# runs, one process each, in the background-friendly order of cost, into the working folder $OUT (outputs/figures:
+# NAME.png, NAME.json and the cells' run directories, reused by a rerun; logs in $OUT.NAME.log), then NAME.png is
+# copied as docs/figures/NAME.jpg and NAME.json as docs/figures/NAME.json with the hardware, date and commit added.
+# Usage: scripts/figures.sh [key=value ...]   (e.g. image_size=512 steps=500)
 # Without arguments: 256 px and 300 steps, the CPU settings of the gallery's figures (docs/reproducing.md).
+# EXPERIMENTS="styles init": only those; COPY_ONLY=1: publish experiments already run into $OUT, without running.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 ARGS=("$@")
 [ ${#ARGS[@]} -eq 0 ] && ARGS=(image_size=256 steps=300)
 OUT=${OUT:-outputs/figures}
-for name in ${EXPERIMENTS:-content_reconstruction style_reconstruction styles black_style blank_style blank_content ratio_layers init pooling_comparison style_losses normalized}; do
+mkdir -p "$OUT" docs/figures
+COMMIT=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && COMMIT="$COMMIT (with uncommitted changes)"
+export COMMIT
+for name in ${EXPERIMENTS:-content_reconstruction style_reconstruction styles black_style blank_style blank_content ratio_layers init pooling_comparison style_losses normalized methods}; do
   start=$(date +%s)
   extra=()
   case $name in blank_style) extra=(image_size=256) ;; *) extra=("${ARGS[@]}") ;; esac  # blank_style: 20 and 200 steps, as the article
@@ -23,6 +31,9 @@ Image.open(out / f"{name}.png").convert("RGB").save(f"docs/figures/{name}.jpg", 
 record = json.loads((out / f"{name}.json").read_text())
 if seconds > 10:  # not a COPY_ONLY pass: the experiment ran in this script
     record["seconds_wall"] = seconds
+import datetime, os
+record["date"] = datetime.datetime.fromtimestamp((out / f"{name}.json").stat().st_mtime, datetime.timezone.utc).strftime("%Y-%m-%d")
+record["commit"] = os.environ.get("COMMIT", "unknown")  # the tree that published it (COPY_ONLY: not necessarily the one that ran it)
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
 flags = open("/proc/cpuinfo").read()
 import jax
