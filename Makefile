@@ -6,7 +6,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export WANDB_MODE ?= offline
 export XLA_PYTHON_CLIENT_PREALLOCATE ?= false
 
-.PHONY: install weights demo test docs lint typecheck fuzz bench readme-images clean
+.PHONY: install weights demo test docs lint typecheck fuzz bench bench-compare figures verdicts readme-images clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,20 @@ fuzz: weights
 bench: weights
 	$(PY) scripts/bench.py
 	$(PY) scripts/bench_sweeps.py
+
+# The whole nstjax-compare command against a bare PyTorch eager loop (docs/performance.md); BEFORE=COMMIT measures
+# that commit beside this checkout. Writes docs/results/throughput/compare.json. Tens of minutes: run it on a quiet machine.
+bench-compare: weights
+	$(PY) scripts/bench_compare.py $(if $(BEFORE),--before $(BEFORE))
+
+# Every figure of docs/figures, regenerated under today's defaults, each with its JSON (hardware, date, commit).
+# Hours on a 2-core CPU (docs/reproducing.md): EXPERIMENTS="init normalized" make figures for a few.
+figures: weights
+	scripts/figures.sh
+
+# The verdicts README states, each with its record in docs/results/ (scripts/verdicts.sh; resumable).
+verdicts: weights
+	scripts/verdicts.sh
 
 clean:
 	rm -rf outputs multirun .pytest_cache docs/_build
