@@ -47,7 +47,7 @@ def to_markdown(summary: dict) -> str:
         lines += ["", "By group: the same analysis with each style's group (its artist) as the random unit."]
     header = (
         "| rank | variant | verdict | Δ log at matched content | 95% interval | df | p (Holm) | p equivalence (Holm) "
-        "| wins | pairs compared | pairs without overlap | overlap < 0.5 "
+        "| wins | pairs compared | pairs without overlap | overlap < 0.75 "
         + ("| by group: verdict, Δ, interval " if summary.get("grouped") else "")
         + "| sensitivity: Δ Pareto (units) | bootstrap interval | p by style (Holm) | p min F′ (Holm) "
         "| Δ content at matched style | Δ at equal ratio (pairs compared) | Δ at equal ratio (all) |"

@@ -34,7 +34,7 @@ from nstjax.stats.verdict import DEFAULT_MARGIN, family_holm, margins_for, verdi
 __all__ = ["ROW_KEYS", "SMALL_OVERLAP", "summarize", "to_markdown"]
 
 ROW_KEYS = ("content", "style", "variant", "ratio", "content_distance")
-SMALL_OVERLAP = 0.5  # FAU-LMS/bjontegaard warns below this share of overlap by default
+SMALL_OVERLAP = 0.75  # FAU-LMS/bjontegaard warns below this share of overlap: such pairs are kept and counted
 
 
 def _num(x: float) -> float | None:
@@ -196,7 +196,7 @@ def summarize(
       variant has no runs on the pair: ``pairs_missing`` of them), counted, never silently dropped; a run at a
       distance ≤ 0 (the content image) has no place on the log axes and is set aside, the pair compared on the
       others: ``runs_nonpositive`` such runs on ``pairs_nonpositive`` pairs, each pair's ``runs_set_aside`` in
-      ``per_pair``; ``pairs_small_overlap``: pairs compared whose overlap share is below 0.5;
+      ``per_pair``; ``pairs_small_overlap``: pairs compared whose overlap share is below ``SMALL_OVERLAP`` (0.75);
     - ``per_style``: mean Δ per style; ``per_pair``: every pair's Δ, ``overlap`` and the descriptive deltas below.
 
     **Descriptive, in the metric's units** (the earlier protocol's): ``delta_matched_style`` (content distance
