@@ -427,13 +427,14 @@ def test_plots_have_one_panel_per_pair_and_metric(tmp_path):
     assert [t.get_text() for t in last.texts] == ["1 at 0"] and last.get_ylim()[1] < 50
     assert sum(len(ax.texts) for ax in fig.axes) == 1
     s = summary.summarize(rows, "max", n_boot=100, n_perm=100)
-    # Filled only where the verdict is better or worse: one marked significant by hand is the one filled point.
-    for c in s["comparisons"]:
-        c["significant"] = False
-    s["comparisons"][0]["significant"] = True
+    # Filled where the verdict is better or worse, a filled square where equivalent, hollow where undetermined:
+    # verdicts set by hand, one of each kind and two undetermined.
+    for c, verdict in zip(s["comparisons"], ("better", "equivalent", "undetermined", "undetermined"), strict=True):
+        c["verdict"] = verdict
     fig = compare_plots.forest_figure(s)
     assert len(fig.axes) == 2  # one per metric
     assert all(len(ax.get_yticks()) == 2 for ax in fig.axes)  # the two variants besides the baseline
-    faces = [line.get_markerfacecolor() for ax in fig.axes for line in ax.lines if line.get_marker() == "o"]
-    assert faces.count("white") == 3 and len(faces) == 4
+    marks = [(line.get_marker(), line.get_markerfacecolor()) for ax in fig.axes for line in ax.lines]
+    marks = [m for m in marks if m[0] in ("o", "s")]
+    assert sorted(marks) == [("o", "C0"), ("o", "white"), ("o", "white"), ("s", "C0")]
     assert Image.open(compare_plots.forest_png(s, tmp_path / "forest.png")).size[0] > 0
