@@ -249,8 +249,7 @@ def test_nstjax_score_refuses_truncated_and_tiny_images(tmp_path, capsys):
 
 
 def test_report_and_tune_arguments_fail_in_one_line(tmp_path, capsys):
-    from nstjax.io import report
-    from nstjax.objective import tune
+    from nstjax.entry import report, tune
 
     (tmp_path / "a.png").write_bytes(FILES["PNG"])
     for target in (tmp_path / "a.png", tmp_path / "目录 无"):

@@ -88,7 +88,7 @@ def test_four_jobs_each_with_outputs_and_an_offline_wandb_run(wandb_sweep):
 
 
 def test_report_summarises_the_sweep(wandb_sweep):
-    r = subprocess.run([sys.executable, "-m", "nstjax.io.report", str(wandb_sweep)], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "nstjax.entry.report", str(wandb_sweep)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader((wandb_sweep / "report.csv").open()))
     assert len(rows) == 4 and {row["overrides"].split()[2] for row in rows} >= {"pooling=max", "pooling=avg"}
@@ -110,7 +110,7 @@ def test_report_has_the_yardstick_sorts_by_it_and_grids_a_two_key_sweep(wandb_sw
     from nstjax.io.report import METRIC_COLUMNS, collect, swept
 
     r = subprocess.run(
-        [sys.executable, "-m", "nstjax.io.report", str(wandb_sweep), "--sort", "style_gram"],
+        [sys.executable, "-m", "nstjax.entry.report", str(wandb_sweep), "--sort", "style_gram"],
         capture_output=True,
         text=True,
     )
@@ -124,7 +124,9 @@ def test_report_has_the_yardstick_sorts_by_it_and_grids_a_two_key_sweep(wandb_sw
     assert grams == sorted(grams) and len(set(grams)) == 4
     assert swept(collect(wandb_sweep)) == {"pooling": ["max", "avg"], "ratio": ["0.001", "0.01"]}
     bad = subprocess.run(
-        [sys.executable, "-m", "nstjax.io.report", str(wandb_sweep), "--sort", "beauty"], capture_output=True, text=True
+        [sys.executable, "-m", "nstjax.entry.report", str(wandb_sweep), "--sort", "beauty"],
+        capture_output=True,
+        text=True,
     )
     assert bad.returncode == 1 and bad.stderr.startswith("error: --sort must be one of")
 

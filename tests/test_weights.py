@@ -149,7 +149,9 @@ def test_downloaded_weights_are_converted_cached_and_a_corrupted_cache_rebuilt_o
 
 
 def test_cli_verify_and_info(capsys, params):
-    assert weights.main(["verify"]) == 0
-    assert weights.main(["info"]) == 0
+    from nstjax.entry import weights as entry
+
+    assert entry.main(["verify"]) == 0
+    assert entry.main(["info"]) == 0
     out = capsys.readouterr().out
     assert '"valid": true' in out and weights.H5_SHA256 in out

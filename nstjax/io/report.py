@@ -7,11 +7,9 @@ a sweep over two keys is drawn as a grid (rows × columns by the swept values), 
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
-import sys
 import textwrap
 from pathlib import Path
 from typing import cast
@@ -179,29 +177,3 @@ def report(sweep_dir: str | Path, sort: str | None = None) -> dict[str, Path]:
     if sheet:
         out["contact_sheet"] = sheet
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="nstjax-report", description="Summarise a multirun directory.")
-    parser.add_argument("sweep_dir")
-    parser.add_argument(
-        "--sort", metavar="COLUMN", help=f"order the table by a column, e.g. {', '.join(METRIC_COLUMNS)}"
-    )
-    args = parser.parse_args(argv)
-    import yaml
-
-    try:
-        paths = report(args.sweep_dir, args.sort)
-    # Whatever the directory holds (unreadable, damaged summary.json or overrides.yaml, a truncated final.png):
-    # one line, no traceback.
-    except (OSError, ValueError, SyntaxError, yaml.YAMLError) as exc:
-        print(f"error: {' '.join(str(exc).split()) or type(exc).__name__}", file=sys.stderr)
-        return 1
-    print((Path(args.sweep_dir) / "report.md").read_text(), end="")
-    for kind, path in paths.items():
-        print(f"{kind}: {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

