@@ -63,10 +63,14 @@ def features(image: np.ndarray, params: dict) -> dict[str, jax.Array]:
     return feature_fn(POOLING, (*STYLE_LAYERS, CONTENT_LAYER))(params, jnp.asarray(image, jnp.float32))
 
 
-def score(image: np.ndarray, content: np.ndarray, style: np.ndarray, params: dict | None = None) -> dict[str, float]:
+def score(
+    image: np.ndarray, content: np.ndarray, style: np.ndarray, params: dict | None = None, tile: int = 0
+) -> dict[str, float]:
     """The four metrics of ``image`` (uint8 H×W×3) against ``content`` and ``style``, resized to its size.
 
-    ``params``: the ImageNet weights (loaded from the cache when None); never another network.
+    ``params``: the ImageNet weights (loaded from the cache when None); never another network. ``tile``: the
+    network metrics from windows of that interior (``nstjax.objective.tiled_metrics``: the same numbers to float32
+    summation order, in a window's memory rather than the whole image's); 0, in one piece.
     """
     from nstjax.io import images
 
@@ -77,6 +81,21 @@ def score(image: np.ndarray, content: np.ndarray, style: np.ndarray, params: dic
     image = np.asarray(image)
     hw = image.shape[:2]
     content, style = images.resize(np.asarray(content), hw), images.resize(np.asarray(style), hw)
+    if tile:
+        from nstjax.objective import tiled_metrics
+
+        network = tiled_metrics.scores(image, content, style, params, tile)
+    else:
+        network = _network_scores(image, content, style, params)
+
+    def pixels(a: np.ndarray) -> np.ndarray:
+        return np.asarray(a, np.float64).reshape(-1, 3)
+
+    return {**network, "colour": gaussian_w2(pixels(image), pixels(style))}
+
+
+def _network_scores(image: np.ndarray, content: np.ndarray, style: np.ndarray, params: dict) -> dict[str, float]:
+    """content_distance, style_gram and style_swd from the network run on each whole image."""
     fx, fc, fs = features(image, params), features(content, params), features(style, params)
     c = fc[CONTENT_LAYER]
     content_distance = float(jnp.linalg.norm(fx[CONTENT_LAYER] - c) / jnp.linalg.norm(c))
@@ -86,22 +105,18 @@ def score(image: np.ndarray, content: np.ndarray, style: np.ndarray, params: dic
         rel, swd = _layer_scores(fx[name].reshape(-1, n), fs[name].reshape(-1, n))
         grams.append(float(rel))
         swds.append(float(swd))
-
-    def pixels(a: np.ndarray) -> np.ndarray:
-        return np.asarray(a, np.float64).reshape(-1, 3)
-
     return {
         "content_distance": content_distance,
         "style_gram": float(np.mean(grams)),
         "style_swd": float(np.mean(swds)),
-        "colour": gaussian_w2(pixels(image), pixels(style)),
     }
 
 
 def score_files(
-    image: str | Path | np.ndarray, content: str | Path | np.ndarray, style: str | Path | np.ndarray
+    image: str | Path | np.ndarray, content: str | Path | np.ndarray, style: str | Path | np.ndarray, tile: int = 0
 ) -> dict[str, Any]:
-    """``score`` of images given as files (any format ``nstjax.io.images`` reads) or uint8 arrays."""
+    """``score`` of images given as files (any format ``nstjax.io.images`` reads) or uint8 arrays; ``tile``: as
+    ``score``'s, for an image whose whole network does not fit the memory."""
     from nstjax.io import images
 
     out = images.read(image)
@@ -109,7 +124,7 @@ def score_files(
     # Decoded as a run decodes them (a JPEG at a reduced scale when much larger), so that the score of a
     # run's final.png reproduces its summary.json.
     fit = out.shape[:2]
-    return score(out, images.read(content, fit), images.read(style, fit))
+    return score(out, images.read(content, fit), images.read(style, fit), tile=tile)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,9 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("image", help="the image to score (any tool's output)")
     parser.add_argument("--content", required=True, help="the content image")
     parser.add_argument("--style", required=True, help="the style image")
+    parser.add_argument(
+        "--tile", type=int, default=0, help="score from windows of this interior (px): a window's memory, same numbers"
+    )
     args = parser.parse_args(argv)
     try:
-        result = score_files(args.image, args.content, args.style)
+        result = score_files(args.image, args.content, args.style, args.tile)
     except ImageError as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2

@@ -123,7 +123,7 @@ def window_shape(shape: tuple[int, ...], tile: int, layers: tuple[str, ...], poo
     return max(r.size for r, _ in tiles), max(c.size for _, c in tiles), 3
 
 
-def _where(rows: Window, cols: Window) -> jax.Array:
+def placement(rows: Window, cols: Window) -> jax.Array:
     """A window's origin and interior (in window coordinates) as data: one compiled program per window size."""
     return jnp.asarray(
         [
@@ -143,11 +143,12 @@ def _origin(where: jax.Array, k: int = 0) -> tuple[jax.Array, jax.Array, jax.Arr
     return where[0] >> k, where[1] >> k, jnp.zeros_like(where[0])
 
 
-def _crop(image: jax.Array, where: jax.Array, size: tuple[int, int]) -> jax.Array:
+def crop(image: jax.Array, where: jax.Array, size: tuple[int, int]) -> jax.Array:
+    """The window of ``size`` pixels at ``where``'s origin (a static shape: one program per window size)."""
     return jax.lax.dynamic_slice(image, _origin(where), (*size, image.shape[-1]))
 
 
-def _interior(feature: jax.Array, layer: str, where: jax.Array) -> jax.Array:
+def interior(feature: jax.Array, layer: str, where: jax.Array) -> jax.Array:
     """1 at a feature map's positions inside the window's interior, else 0 (H_l×W_l×1)."""
     k = level(layer)
     rows = jnp.arange(feature.shape[0]) << k
@@ -161,7 +162,7 @@ def _moment_sums(features: dict[str, jax.Array], layers: tuple[str, ...], where:
     """Σ x and Σ x xᵀ over the interior's positions, per layer."""
     out = {}
     for name in layers:
-        x = (features[name] * _interior(features[name], name, where)).reshape(-1, features[name].shape[-1])
+        x = (features[name] * interior(features[name], name, where)).reshape(-1, features[name].shape[-1])
         out[name] = {"sum": jnp.sum(x, axis=0), "outer": jnp.einsum("mi,mj->ij", x, x, precision=HIGHEST)}
     return out
 
@@ -178,7 +179,7 @@ def _window_sums(
         f = feats[name]
         k = level(name)
         p = jax.lax.dynamic_slice(p, _origin(where, k), f.shape)
-        mask = _interior(f, name, where)
+        mask = interior(f, name, where)
         term = convention.content(f * mask, p * mask)
         # A convention whose content term is a mean (reference) divides by the window's size: make it the image's.
         total = total + (term if convention.content_sums_positions else term * (f.size / content[name].size))
@@ -198,7 +199,7 @@ def _passes(spec: compiled.Spec) -> tuple[Callable, Callable]:
     def sums(
         params: dict, content: dict[str, jax.Array], image: jax.Array, where: jax.Array, size: tuple[int, int]
     ) -> Sums:
-        return _window_sums(spec, params, content, _crop(image, where, size), where)
+        return _window_sums(spec, params, content, crop(image, where, size), where)
 
     def add_gradient(
         grad: jax.Array,
@@ -209,7 +210,7 @@ def _passes(spec: compiled.Spec) -> tuple[Callable, Callable]:
         cotangent: Sums,
         size: tuple[int, int],
     ) -> jax.Array:
-        window = _crop(image, where, size)
+        window = crop(image, where, size)
         _, vjp = jax.vjp(lambda w: _window_sums(spec, params, content, w, where), window)
         (g,) = vjp(cotangent)
         origin = _origin(where)
@@ -262,13 +263,13 @@ def value_and_grad_fn(
         content = data.targets.content
         sums = None
         for rows, cols in tiles:
-            sums = _add(sums, sums_of(data.params, content, image, _where(rows, cols), size=(rows.size, cols.size)))
+            sums = _add(sums, sums_of(data.params, content, image, placement(rows, cols), size=(rows.size, cols.size)))
         (partial, terms), cotangent = _objective(spec, tuple(image.shape))(sums, data.targets, data.weights)
         tv, grad = _tv(image)
         grad = grad * data.weights.tv
         for rows, cols in tiles:
             grad = add_gradient(
-                grad, data.params, content, image, _where(rows, cols), cotangent, size=(rows.size, cols.size)
+                grad, data.params, content, image, placement(rows, cols), cotangent, size=(rows.size, cols.size)
             )
         return partial + data.weights.tv * tv, {**terms, "tv": tv}, grad
 
@@ -283,12 +284,12 @@ def _content_pass(pooling: str, layers: tuple[str, ...]) -> Callable:
     def add(
         acc: dict[str, jax.Array], params: dict, image: jax.Array, where: jax.Array, size: tuple[int, int]
     ) -> dict[str, jax.Array]:
-        feats = vgg.features(params, _crop(image, where, size), layers, pooling)
+        feats = vgg.features(params, crop(image, where, size), layers, pooling)
         for name in layers:
             f, k = feats[name], level(name)
             origin = _origin(where, k)
             acc[name] = jax.lax.dynamic_update_slice(
-                acc[name], jax.lax.dynamic_slice(acc[name], origin, f.shape) + f * _interior(f, name, where), origin
+                acc[name], jax.lax.dynamic_slice(acc[name], origin, f.shape) + f * interior(f, name, where), origin
             )
         return acc
 
@@ -298,7 +299,7 @@ def _content_pass(pooling: str, layers: tuple[str, ...]) -> Callable:
 @functools.cache
 def _style_pass(pooling: str, layers: tuple[str, ...]) -> Callable:
     def sums(params: dict, image: jax.Array, where: jax.Array, size: tuple[int, int]) -> Sums:
-        return _moment_sums(vgg.features(params, _crop(image, where, size), layers, pooling), layers, where)
+        return _moment_sums(vgg.features(params, crop(image, where, size), layers, pooling), layers, where)
 
     return jax.jit(sums, static_argnames="size")
 
@@ -313,7 +314,7 @@ def content_features(params: dict, spec: compiled.Spec, image: np.ndarray, tile:
     }
     add = _content_pass(spec.pooling, layers)
     for rows, cols in plan(x.shape, tile, layers, spec.pooling):
-        acc = add(acc, params, x, _where(rows, cols), size=(rows.size, cols.size))
+        acc = add(acc, params, x, placement(rows, cols), size=(rows.size, cols.size))
     return acc
 
 
@@ -324,7 +325,7 @@ def style_summaries(params: dict, spec: compiled.Spec, image: np.ndarray, tile: 
     sums_of = _style_pass(spec.pooling, layers)
     sums = None
     for rows, cols in plan(x.shape, tile, layers, spec.pooling):
-        sums = _add(sums, sums_of(params, x, _where(rows, cols), size=(rows.size, cols.size)))
+        sums = _add(sums, sums_of(params, x, placement(rows, cols), size=(rows.size, cols.size)))
     assert sums is not None  # plan() gives at least one tile
     out = {}
     for name in layers:

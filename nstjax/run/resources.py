@@ -132,17 +132,16 @@ def tiling_record(shape: tuple[int, ...], run: RunConfig, history: int) -> dict:
     }
 
 
-# The yardstick (nstjax.objective.metrics) runs its network on the output, content and style whole, forward only:
-# what it keeps per pixel, from peak RSS (~2,250 at 3072×2304, docs/devices-memory.md), with a margin.
-SCORE_BYTES_PER_PIXEL = 2_400
-
-
 def can_score(shape: tuple[int, ...], run: RunConfig) -> bool:
     """Whether the yardstick fits beside the run: always for an untiled run (its own pass was larger); a tiled
-    image too large for it leaves ``metrics`` null in its summary (nstjax-score final.png where memory allows)."""
-    return not run.tile or FIXED_BYTES + shape[0] * shape[1] * SCORE_BYTES_PER_PIXEL <= (
-        run.memory_budget or available_bytes()
-    )
+    run scores tile by tile too (``nstjax.objective.tiled_metrics``): a window's forward pass and image-sized
+    arrays, as the run held, plus at most ``tiled_metrics.BUDGET`` of swd projections. Too large, ``metrics`` is
+    null in its summary (nstjax-score final.png --tile N where memory allows)."""
+    if not run.tile:
+        return True
+    from nstjax.objective.tiled_metrics import BUDGET
+
+    return tiled_bytes(shape, run, 0) + BUDGET <= (run.memory_budget or available_bytes())
 
 
 def _check_tiled(shape: tuple[int, ...], run: RunConfig) -> None:
