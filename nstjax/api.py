@@ -62,7 +62,7 @@ def stylize(
     list); ``overrides``: the CLI's keys (``image_size=256``, ``pooling="max"``, ``optimizer="adam"``),
     validated as the CLI validates them (a bad one raises ValueError with the CLI's one-line message; so does
     any input that cannot be used, such as a damaged file or an empty array, before any work). Paths may hold
-    any characters (spaces, non-ASCII letters): they reach Hydra quoted (``nstjax.cli.path_override``).
+    any characters (spaces, non-ASCII letters): they reach Hydra quoted (``nstjax.entry.stylize.path_override``).
 
     Writes final.png, summary.json and metrics.jsonl only into ``out_dir`` when given (else nothing is
     left on disk); an ``out_dir`` that cannot be a folder, or ``resume=True`` with nothing there to continue, is
@@ -71,7 +71,7 @@ def stylize(
     """
     from omegaconf import OmegaConf
 
-    from nstjax.cli import PATH_KEYS, check_overrides, input_errors, path_override, read_inputs
+    from nstjax.entry.stylize import PATH_KEYS, check_overrides, input_errors, path_override, read_inputs
     from nstjax.objective.normalize import params_for
     from nstjax.run.config import ConfigError, check_folder, validate
     from nstjax.run.experiments import as_override, compose
@@ -148,8 +148,8 @@ def compare(
     ``p_holm``, ``wins``, ...), "rows": one per run, "paths": the files written, "executed", "reused", "failed",
     "seconds"}.
     """
-    from nstjax.cli import PATH_KEYS, input_errors, path_override
-    from nstjax.compare_cli import build
+    from nstjax.entry.compare import build
+    from nstjax.entry.stylize import PATH_KEYS, input_errors, path_override
     from nstjax.run.compare import compare as run_comparison
     from nstjax.run.compare import plan
     from nstjax.run.experiments import as_override

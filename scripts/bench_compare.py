@@ -76,7 +76,11 @@ def comparison(size: int, steps: int, checkout: Path, extra: list[str]) -> dict:
         pairs = [f"contents=[{images_dir / 'tubingen.jpg'},skimage:astronaut]"]
         pairs += [f"styles=[{images_dir / 'starry_night.jpg'},{images_dir / 'the_scream.jpg'}]"]
         args = [VARIANTS, RATIOS, *pairs, f"image_size={size}", f"steps={steps}", f"out_dir={tmp}/cmp", *extra]
-        code = "import sys; from nstjax.compare_cli import main; sys.exit(main(sys.argv[1:]))"
+        # The entry point where each checkout has it (nstjax.entry since the console scripts' one package).
+        code = (
+            "import sys\ntry:\n    from nstjax.entry.compare import main\nexcept ImportError:\n"
+            "    from nstjax.compare_cli import main\nsys.exit(main(sys.argv[1:]))"
+        )
         t0 = time.perf_counter()
         r = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True)
         wall = time.perf_counter() - t0

@@ -34,7 +34,7 @@ atexit.register(hwm)
 if sys.argv[2] == 'stub':
     from nstjax.objective import metrics
     metrics.score = lambda *a, **k: None  # the run's peak, not the yardstick's network
-from nstjax.cli import main
+from nstjax.entry.stylize import main
 sys.argv = ['nstjax', *sys.argv[3:]]
 main()
 """

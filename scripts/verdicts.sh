@@ -29,7 +29,7 @@ publish() {
   local out=docs/results/$name start
   start=$(date +%s)
   # shellcheck disable=SC2086  # the keys are words
-  $PY -c "import sys; from nstjax.compare_cli import main; sys.exit(main(sys.argv[1:]))" $keys max_batch=24 \
+  $PY -c "import sys; from nstjax.entry.compare import main; sys.exit(main(sys.argv[1:]))" $keys max_batch=24 \
     runs_dir=$RUNS out_dir=$out
   $PY - "$out" "$keys" "$(( $(date +%s) - start ))" <<'PYEOF'
 import json, subprocess, sys

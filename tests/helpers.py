@@ -17,9 +17,9 @@ def compose_cfg(*overrides: str) -> DictConfig:
 
 
 def run_job(out_dir: Path, *overrides: str) -> dict:
-    """One CLI job in this process (``nstjax.cli.run_job``: validate, load, stylise, write): compiled
+    """One CLI job in this process (``nstjax.entry.stylize.run_job``: validate, load, stylise, write): compiled
     programs are shared with the other tests, and no interpreter is started."""
-    from nstjax.cli import run_job as job
+    from nstjax.entry.stylize import run_job as job
 
     return job(compose_cfg(*overrides), Path(out_dir))
 

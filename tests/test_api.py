@@ -60,7 +60,7 @@ def test_bad_overrides_raise_value_error_with_the_cli_message(pair_128, override
 
 def test_help_shows_usage_examples_groups_and_every_key():
     r = subprocess.run(
-        [sys.executable, "-m", "nstjax.cli", "--help"], capture_output=True, text=True, env={**os.environ}
+        [sys.executable, "-m", "nstjax.entry.stylize", "--help"], capture_output=True, text=True, env={**os.environ}
     )
     assert r.returncode == 0, r.stderr
     text = r.stdout

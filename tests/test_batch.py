@@ -117,7 +117,7 @@ def test_batched_launcher_runs_a_sweep(tmp_path, images_dir):
         [
             sys.executable,
             "-m",
-            "nstjax.cli",
+            "nstjax.entry.stylize",
             "-m",
             "hydra/launcher=nstjax_batched",
             "hydra.launcher.max_batch=2",
@@ -156,7 +156,7 @@ def test_batched_launcher_reports_failures_per_job(tmp_path, images_dir):
         [
             sys.executable,
             "-m",
-            "nstjax.cli",
+            "nstjax.entry.stylize",
             "-m",
             "hydra/launcher=nstjax_batched",
             "content=/nonexistent/photo.jpg",

@@ -16,7 +16,12 @@ from PIL import Image
 def nstjax(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "nstjax.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "nstjax.entry.stylize", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -62,7 +67,7 @@ def test_a_run_or_sweep_folder_hydra_cannot_make_is_one_line_before_hydra_starts
     # nstjax's code runs, so they are checked with the overrides.
     import re
 
-    from nstjax.cli import check_overrides
+    from nstjax.entry.stylize import check_overrides
     from nstjax.run.config import ConfigError
 
     blocker = tmp_path / "file"

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import nstjax
-from nstjax import compare_cli
+from nstjax.entry import compare as compare_cli
 from nstjax.run.compare import benchmark, labels
 
 VARIANTS = ["pooling=max", "pooling=avg"]

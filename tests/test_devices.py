@@ -26,7 +26,12 @@ FOUR = devices(4)
 def nstjax(*args, cwd, env=None):
     env = {**os.environ, "NSTJAX_COMPILATION_CACHE": "0", **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "nstjax.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "nstjax.entry.stylize", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import nstjax
-from nstjax import cli
+from nstjax.entry import score as score_cli
+from nstjax.entry import stylize as cli
 from nstjax.io import images
-from nstjax.objective import metrics
 from nstjax.run.config import ConfigError, validate
 
 FOUR = {"XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4").strip()}
@@ -51,7 +51,12 @@ DISPLAYED = {"PNG": (48, 64), "JPEG": (64, 48), "WEBP": (64, 48), "TIFF": (48, 6
 def nstjax_cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "nstjax.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "nstjax.entry.stylize", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -232,7 +237,7 @@ def test_non_ascii_paths_through_the_api_and_nstjax_score(unicode_dirs, capsys, 
         nstjax.stylize(good, good, style_masks=[cut], steps=1, image_size=64)  # the mask, a list item
     with pytest.raises(ValueError, match=f"^{TRUNCATED}"):
         nstjax.score(good, cut, good)
-    assert metrics.main([cut, "--content", good, "--style", good]) == 2
+    assert score_cli.main([cut, "--content", good, "--style", good]) == 2
     assert one_error_line(capsys.readouterr().err).startswith(f"error: {TRUNCATED}")
 
 
@@ -240,10 +245,10 @@ def test_nstjax_score_refuses_truncated_and_tiny_images(tmp_path, capsys):
     """Every damaged file through nstjax-score is one line; an image too small to score is refused, not NaN."""
     for fmt, data in FILES.items():
         (tmp_path / f"cut{SUFFIX[fmt]}").write_bytes(data[: len(data) // 3])
-        assert metrics.main([str(tmp_path / f"cut{SUFFIX[fmt]}"), "--content", "x", "--style", "x"]) == 2
+        assert score_cli.main([str(tmp_path / f"cut{SUFFIX[fmt]}"), "--content", "x", "--style", "x"]) == 2
         assert "cannot read image" in one_error_line(capsys.readouterr().err)
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "tiny.png")
-    assert metrics.main([str(tmp_path / "tiny.png"), "--content", "x", "--style", "x"]) == 2
+    assert score_cli.main([str(tmp_path / "tiny.png"), "--content", "x", "--style", "x"]) == 2
     line = one_error_line(capsys.readouterr().err)
     assert line == "error: the image to score is 4×4 px; VGG19 needs at least 32 px on each side"
 

@@ -193,7 +193,7 @@ def test_config_keys_and_one_line_refusals():
 def cli(tmp_path, *args):
     env = {**os.environ, "WANDB_MODE": "disabled"}
     return subprocess.run(
-        [sys.executable, "-m", "nstjax.cli", *args, "image_size=64", "progress=false"],
+        [sys.executable, "-m", "nstjax.entry.stylize", *args, "image_size=64", "progress=false"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

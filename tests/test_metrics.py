@@ -14,6 +14,7 @@ from helpers import run_job
 from PIL import Image
 from test_vgg import numpy_vgg19
 
+from nstjax.entry import score as score_cli
 from nstjax.objective import metrics
 
 
@@ -95,11 +96,11 @@ def test_every_run_is_scored_by_the_same_yardstick_and_nstjax_score_reproduces_i
         args = [str(out / "final.png"), "--content", str(content), "--style", str(style)]
         if pooling == "l2":  # nstjax-score's function, in the process that ran under the normalised network
             capsys.readouterr()
-            assert metrics.main(args) == 0
+            assert score_cli.main(args) == 0
             scored = json.loads(capsys.readouterr().out)
         else:  # and as a command, in a process of its own
             cli = subprocess.run(
-                [sys.executable, "-m", "nstjax.objective.metrics", *args], capture_output=True, text=True, cwd=tmp_path
+                [sys.executable, "-m", "nstjax.entry.score", *args], capture_output=True, text=True, cwd=tmp_path
             )
             assert cli.returncode == 0, cli.stderr
             scored = json.loads(cli.stdout)

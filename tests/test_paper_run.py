@@ -10,7 +10,7 @@ import pytest
 from helpers import compose_cfg
 from PIL import Image
 
-from nstjax.cli import run_job
+from nstjax.entry.stylize import run_job
 
 pytestmark = pytest.mark.slow  # over ~10 s each: `pytest -m 'not slow'` while working; CI runs all
 

@@ -56,7 +56,10 @@ def test_ctrl_c_saves_a_checkpoint_and_the_image(tmp_path, pair64):
     run_dir = tmp_path / "run"
     # Python's Ctrl-C handler installed explicitly: a shell that starts the tests in the background ignores
     # SIGINT, the child inherits that, and Python then never raises KeyboardInterrupt.
-    cli = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\nfrom nstjax.cli import main\nmain()"
+    cli = (
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "from nstjax.entry.stylize import main\nmain()"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-c", cli, *pair64, "steps=100000", f"hydra.run.dir={run_dir}"],
         cwd=tmp_path,
@@ -253,7 +256,7 @@ def test_a_huge_image_size_is_refused_before_anything_large_is_allocated(tmp_pat
         "    kb = next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
         "    open(%r, 'w').write(kb)\n"
         "atexit.register(hwm)\n"
-        "from nstjax.cli import main\nmain()\n"
+        "from nstjax.entry.stylize import main\nmain()\n"
     ) % str(peak)
     # No time limit asserted: the subprocess's timeout catches a hang, and the peak RSS is what shows that
     # nothing large was allocated.

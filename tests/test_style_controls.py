@@ -26,7 +26,7 @@ def run_small(tmp_path, images_dir, *overrides, steps=15):
         "progress=false",
         *overrides,
     )
-    from nstjax.cli import run_job
+    from nstjax.entry.stylize import run_job
 
     return run_job(cfg, tmp_path), np.asarray(Image.open(tmp_path / "final.png"))
 

@@ -26,7 +26,7 @@ def sweep(tmp_path, *args, env=None):
     env.pop("WANDB_API_KEY", None)
     env = {k: v for k, v in env.items() if v is not None}
     return subprocess.run(
-        [sys.executable, "-m", "nstjax.cli", "-m", *args],
+        [sys.executable, "-m", "nstjax.entry.stylize", "-m", *args],
         cwd=tmp_path,
         env=env,
         capture_output=True,

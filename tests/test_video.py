@@ -246,7 +246,7 @@ def test_bad_video_keys_are_one_line_and_the_cli_keeps_what_was_written(tmp_path
         with pytest.raises(ConfigError) as exc:
             _video_run([f"video={clip_dir}", *overrides])
         assert expected in _one_line_error(exc)
-    from nstjax.video_cli import check_video_overrides
+    from nstjax.entry.video import check_video_overrides
 
     with pytest.raises(ConfigError, match="and the video's: video, temporal_weight"):
         check_video_overrides([f"video={clip_dir}", "temporal=1"])
@@ -255,8 +255,8 @@ def test_bad_video_keys_are_one_line_and_the_cli_keeps_what_was_written(tmp_path
     save_png(np.zeros((48, 64, 3), np.uint8), out / "frames" / "0001.png")
     from hydra import compose, initialize_config_dir
 
+    from nstjax.entry.video import run_job
     from nstjax.run.config import CONFIG_DIR
-    from nstjax.video_cli import run_job
 
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
         cfg = compose("video", [f"video={tmp_path / 'missing'}"])

@@ -28,7 +28,7 @@ class BatchedLauncher(BasicLauncher):
         self.max_batch = max_batch
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        from nstjax.cli import collect_job, run_collected
+        from nstjax.entry.stylize import collect_job, run_collected
 
         jobs, task = [], self.task_function
         self.task_function = lambda cfg: jobs.append(collect_job(cfg))  # set each job up, run nothing yet

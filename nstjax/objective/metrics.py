@@ -125,32 +125,3 @@ def score_files(
     # run's final.png reproduces its summary.json.
     fit = out.shape[:2]
     return score(out, images.read(content, fit), images.read(style, fit), tile=tile)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``nstjax-score OUT.png --content C --style S``: the yardstick as JSON, for any image."""
-    import argparse
-    import json
-    import sys
-
-    from nstjax.io.images import ImageError, one_line
-
-    parser = argparse.ArgumentParser(prog="nstjax-score", description=__doc__.split("\n\n")[0])
-    parser.add_argument("image", help="the image to score (any tool's output)")
-    parser.add_argument("--content", required=True, help="the content image")
-    parser.add_argument("--style", required=True, help="the style image")
-    parser.add_argument(
-        "--tile", type=int, default=0, help="score from windows of this interior (px): a window's memory, same numbers"
-    )
-    args = parser.parse_args(argv)
-    try:
-        result = score_files(args.image, args.content, args.style, args.tile)
-    except ImageError as exc:
-        print(f"error: {one_line(exc)}", file=sys.stderr)
-        return 2
-    print(json.dumps(result, indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -210,5 +210,3 @@ def tune_xla(size: int = 256, rounds: int = 2, evals: int = 3, candidates: dict[
     result = {"xla_flags": candidates[best], "xla_seconds": times, "xla_size": size}
     _store(lambda entry: entry.update(result))
     return result
-
-

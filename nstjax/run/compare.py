@@ -44,7 +44,9 @@ class Comparison:
     contents: tuple[str, ...]
     styles: tuple[str, ...]
     out_dir: Path
-    overrides: tuple[str, ...] = ()  # Hydra override strings, checked by the caller (``nstjax.cli.check_overrides``)
+    overrides: tuple[
+        str, ...
+    ] = ()  # Hydra override strings, checked by the caller (``nstjax.entry.stylize.check_overrides``)
     max_batch: int = 8  # runs per batch (1: one by one)
     runs_dir: Path | None = None  # where the runs go (default out_dir/runs); comparisons may share one
     seed: int = 0  # the statistics' bootstrap and permutations

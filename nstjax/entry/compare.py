@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nstjax.cli import USER_ERRORS, _split_top, check_overrides, input_errors, quote_path_overrides
+from nstjax.entry.stylize import USER_ERRORS, _split_top, check_overrides, input_errors, quote_path_overrides
 from nstjax.run.compare import Comparison, benchmark
 from nstjax.run.config import ConfigError
 

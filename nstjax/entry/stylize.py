@@ -403,8 +403,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    # `python -m nstjax.cli` runs this file as __main__; the batched launcher imports nstjax.cli, and the
-    # two must share one module (its failure list decides the exit status).
-    from nstjax.cli import main as _main
+    # `python -m nstjax.entry.stylize` runs this file as __main__; the batched launcher imports the module, and
+    # the two must share one module (its failure list decides the exit status).
+    from nstjax.entry.stylize import main as _main
 
     _main()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as nstjax.cli: idle OpenBLAS threads steal XLA's cores
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as nstjax.entry.stylize: idle OpenBLAS threads steal XLA's cores
 import sys
 from pathlib import Path
 from typing import Any, cast
@@ -14,7 +14,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from nstjax.cli import (
+from nstjax.entry.stylize import (
     USER_ERRORS,
     _logger_options,
     check_overrides,
