@@ -277,27 +277,35 @@ def test_plan_forecasts_time_and_power_from_a_pilot_and_runs_nothing(tmp_path, c
     assert err[1] == "error: pilot= and effect= are for plan=true"
 
 
-@pytest.mark.parametrize("how", ["ctrl-c", "run-interrupted"])
-def test_ctrl_c_ends_a_comparison_keeping_finished_runs_and_a_rerun_continues(tmp_path, capsys, monkeypatch, how):
-    """Ctrl-C in the second batch (as itself in a batch, or as the Interrupted a single run raises): exit 130, one
-    line, the first batch's runs kept, no compare.json with a gap; the same command again runs only the rest."""
+@pytest.mark.slow
+def test_ctrl_c_ends_a_comparison_keeping_finished_runs_and_a_rerun_continues(tmp_path, capsys, monkeypatch):
+    """Ctrl-C in the second batch, as itself (in a batch) and then as the Interrupted a single run raises: exit 130,
+    one line, the finished batches' runs kept, no compare.json with a gap; the same command again runs the rest."""
     from nstjax.run import batch
     from nstjax.run.runner import Interrupted
 
-    real, calls = batch.run_many, []
+    real = batch.run_many
 
-    def interrupted_second(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt if how == "ctrl-c" else Interrupted("interrupted at step 2")
-        return real(*args, **kwargs)
+    def interrupted_second(stop: BaseException):
+        calls = []
 
-    monkeypatch.setattr(batch, "run_many", interrupted_second)
+        def run_many(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 2:
+                raise stop
+            return real(*args, **kwargs)
+
+        return run_many
+
     out = tmp_path / "cmp"
-    assert compare_cli.main([*ARGS, "max_batch=3", f"out_dir={out}"]) == 130
-    err = capsys.readouterr().err.splitlines()
-    assert err[-1] == "interrupted; 3 of 12 runs are finished and kept: run the same command again to continue"
-    assert len(list(out.rglob("summary.json"))) == 3 and not (out / "compare.json").exists()
+    for stop, kept in ((KeyboardInterrupt(), 3), (Interrupted("interrupted at step 2"), 6)):
+        monkeypatch.setattr(batch, "run_many", interrupted_second(stop))
+        assert compare_cli.main([*ARGS, "max_batch=3", f"out_dir={out}"]) == 130
+        err = capsys.readouterr().err.splitlines()
+        assert (
+            err[-1] == f"interrupted; {kept} of 12 runs are finished and kept: run the same command again to continue"
+        )
+        assert len(list(out.rglob("summary.json"))) == kept and not (out / "compare.json").exists()
     monkeypatch.setattr(batch, "run_many", real)
     assert compare_cli.main([*ARGS, "max_batch=3", f"out_dir={out}"]) == 0
-    assert "9 runs executed, 3 reused, 0 failed" in capsys.readouterr().err
+    assert "6 runs executed, 6 reused, 0 failed" in capsys.readouterr().err
