@@ -6,7 +6,8 @@ export OPENBLAS_NUM_THREADS ?= 1
 export WANDB_MODE ?= offline
 export XLA_PYTHON_CLIENT_PREALLOCATE ?= false
 
-.PHONY: install weights demo test docs lint typecheck fuzz bench bench-compare figures verdicts readme-images clean
+.PHONY: install weights demo test docs lint typecheck fuzz bench bench-compare figures verdicts readme-images \
+	measure-methods measure-optimizers measure-largest measure-tiling measure-flow video-figure clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +66,31 @@ figures: weights
 # The verdicts README states, each with its record in docs/results/ (scripts/verdicts.sh; resumable).
 verdicts: weights
 	scripts/verdicts.sh
+
+# The measurements behind single numbers in the docs, one target each; what each prints (JSON) is the record,
+# kept in docs/results/ with the CPU's name (lscpu) when docs quote it. Each is minutes on a 2-core CPU.
+MEASURED = docs/results/measured
+measure-methods: weights  # the methods' cost per evaluation against gram, and remd/cx's sample sizes
+	mkdir -p $(MEASURED)
+	$(PY) scripts/bench_remd_cx.py | tee $(MEASURED)/methods_cost.txt
+	$(PY) scripts/scale_remd_cx.py | tee $(MEASURED)/remd_cx_scale.txt
+measure-optimizers: weights  # L-BFGS against the other optimisers (docs/getting-started.md)
+	mkdir -p $(MEASURED)
+	$(PY) scripts/compare_optimizers.py | tee $(MEASURED)/optimizers.txt
+measure-largest: weights  # the largest image this machine's memory fits (docs/devices-memory.md)
+	mkdir -p $(MEASURED)
+	$(PY) scripts/largest_image.py | tee $(MEASURED)/largest_image.json
+measure-tiling: weights  # peak RSS with and without tile=512, the yardstick included (docs/results/tiled_memory_1536.json)
+	$(PY) scripts/tiled_memory.py --sizes 1536 --tile 512 --steps 2 --yardstick --extra optimizer.history=5 \
+		--out docs/results/tiled_memory_1536.json
+measure-flow: weights  # each optical-flow method's endpoint error on clips whose flow is known (docs/video.md)
+	mkdir -p $(MEASURED)
+	$(PY) scripts/flow_epe.py 256 | tee $(MEASURED)/flow_epe.txt
+video-figure: weights  # docs/figures/video.gif and video.json: frame by frame against the temporal loss, 256 px
+	$(PY) scripts/video_demo.py outputs/video_demo 20 30 256
+
+readme-images: weights  # README's and getting-started's style-control images
+	scripts/readme_examples.sh
 
 clean:
 	rm -rf outputs multirun .pytest_cache docs/_build
