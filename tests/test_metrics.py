@@ -15,6 +15,7 @@ from PIL import Image
 from test_vgg import numpy_vgg19
 
 from nstjax.entry import score as score_cli
+from nstjax.io import images
 from nstjax.objective import metrics
 
 
@@ -114,3 +115,20 @@ def test_every_run_is_scored_by_the_same_yardstick_and_nstjax_score_reproduces_i
 
     direct = metrics.score(a, images.load_image(content, fit=a.shape[:2]), images.load_image(style, fit=a.shape[:2]))
     assert direct == pytest.approx(scores["avg"], rel=1e-5)
+
+
+def test_a_pairs_references_are_computed_once_and_score_the_same(pair_128, params, monkeypatch):
+    """A comparison scores every run of a pair against the same content and style: their features are kept, so
+    a second score runs the network on its own image only, with the numbers of a score from scratch."""
+    content, style = (images.resize_longest(a, 64) for a in pair_128)
+    rng = np.random.default_rng(0)
+    outputs = [rng.integers(0, 256, content.shape, dtype=np.uint8) for _ in range(2)]
+    metrics._REFERENCES.clear()
+    fresh = [metrics.score(o, content, style, params) for o in outputs]
+    metrics._REFERENCES.clear()
+    calls = []
+    real = metrics.features
+    monkeypatch.setattr(metrics, "features", lambda image, p: calls.append(1) or real(image, p))
+    kept = [metrics.score(o, content, style, params) for o in outputs]
+    assert len(calls) == 4  # the first score: image, content, style; the second: its image only
+    assert kept == fresh

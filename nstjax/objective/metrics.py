@@ -21,6 +21,7 @@ the style's feature statistics, under one network.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +95,28 @@ def score(
     return {**network, "colour": gaussian_w2(pixels(image), pixels(style))}
 
 
+# A comparison scores every ratio and variant of a pair against the same content and style: their features are
+# kept for the last few images (small ones only: at 512 × 384 px the six layers hold about 40 MB).
+_REFERENCES: dict[tuple, tuple[dict, dict[str, jax.Array]]] = {}  # key → (the weights, held: id stays theirs)
+_REFERENCES_KEPT = 4
+_REFERENCE_PIXELS = 512 * 384
+
+
+def _reference_features(image: np.ndarray, params: dict) -> dict[str, jax.Array]:
+    """``features(image, params)``, reused while the same pixels (and weights) come back."""
+    if image.shape[0] * image.shape[1] > _REFERENCE_PIXELS:
+        return features(image, params)
+    key = (image.shape, hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).digest(), id(params))
+    if key not in _REFERENCES or _REFERENCES[key][0] is not params:
+        while len(_REFERENCES) >= _REFERENCES_KEPT:
+            _REFERENCES.pop(next(iter(_REFERENCES)))
+        _REFERENCES[key] = (params, features(image, params))
+    return _REFERENCES[key][1]
+
+
 def _network_scores(image: np.ndarray, content: np.ndarray, style: np.ndarray, params: dict) -> dict[str, float]:
     """content_distance, style_gram and style_swd from the network run on each whole image."""
-    fx, fc, fs = features(image, params), features(content, params), features(style, params)
+    fx, fc, fs = features(image, params), _reference_features(content, params), _reference_features(style, params)
     c = fc[CONTENT_LAYER]
     content_distance = float(jnp.linalg.norm(fx[CONTENT_LAYER] - c) / jnp.linalg.norm(c))
     grams, swds = [], []
