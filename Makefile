@@ -7,7 +7,7 @@ export WANDB_MODE ?= offline
 export XLA_PYTHON_CLIENT_PREALLOCATE ?= false
 
 .PHONY: install weights demo test docs lint typecheck fuzz bench bench-compare figures verdicts readme-images \
-	measure-methods measure-optimizers measure-largest measure-tiling measure-flow video-figure clean
+	measure-methods measure-optimizers measure-largest measure-tiling measure-flow video-figure run-noise clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -88,6 +88,9 @@ measure-flow: weights  # each optical-flow method's endpoint error on clips whos
 	$(PY) scripts/flow_epe.py 256 | tee $(MEASURED)/flow_epe.txt
 video-figure: weights  # docs/figures/video.gif and video.json: frame by frame against the temporal loss, 256 px
 	$(PY) scripts/video_demo.py outputs/video_demo 20 30 256
+
+run-noise: weights  # the verdicts' run noise: the size check's pairs again under seed=1 (docs/results/run_noise.json)
+	$(PY) scripts/run_noise.py
 
 readme-images: weights  # README's and getting-started's style-control images
 	scripts/readme_examples.sh
