@@ -225,6 +225,7 @@ def test_with_wandb_the_table_and_figures_go_to_one_offline_run(tmp_path):
     comparison = {
         "variant": "pooling=avg",
         "metric": "style_gram",
+        "verdict": "better",
         "delta": -0.05,
         "ci95": [-0.08, -0.02],
         "p": 0.01,
@@ -242,8 +243,10 @@ def test_with_wandb_the_table_and_figures_go_to_one_offline_run(tmp_path):
     logged = {k.split("/")[0] for row in history(runs[0]) for k in row}
     assert {"comparison", "forest"} <= logged
     table = json.loads(next(runs[0].parent.glob("files/media/table/comparison_*.table.json")).read_text())
-    assert table["data"] == [["pooling=avg", "style_gram", -0.05, -0.08, -0.02, 0.01, 0.02, 18, 20, 0, -0.1, 0.2]]
-    assert len(table["columns"]) == 12 and len(list(runs[0].parent.glob("files/media/images/forest_*.png"))) == 1
+    assert table["data"] == [
+        ["pooling=avg", "style_gram", "better", -0.05, -0.08, -0.02, 0.01, 0.02, 18, 20, 0, -0.1, 0.2]
+    ]
+    assert len(table["columns"]) == 13 and len(list(runs[0].parent.glob("files/media/images/forest_*.png"))) == 1
 
 
 def test_plan_forecasts_time_and_power_from_a_pilot_and_runs_nothing(tmp_path, capsys):
