@@ -23,6 +23,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from nstjax.io.images import ImageError
 from nstjax.io.logging import RunLogger
 from nstjax.model import vgg
 from nstjax.objective import compiled, losses
@@ -74,7 +75,10 @@ def batch_key(run: RunConfig) -> str | None:
         return None
     blank = {f: None for f in PER_RUN}  # the per-run fields blanked, only to key the group
     key = asdict(replace(run, **blank))  # type: ignore[arg-type]
-    key["shape"] = output_shape(run)
+    try:
+        key["shape"] = output_shape(run)
+    except ImageError:  # an image that cannot be read runs alone, and fails there with its own one-line error
+        return None
     return json.dumps(key, sort_keys=True, default=str)
 
 
