@@ -154,8 +154,8 @@ def forest_figure(summary: dict) -> Figure:
         ax.set_xlabel(f"Δ log {metric} at matched content", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
     fig.suptitle(
-        f"against {_name(summary['baseline'])} over {summary['pairs']} pairs (95% intervals; "
-        "filled: better/worse, square: equivalent within the dotted margin; compare.md)",
+        f"against {_name(summary['baseline'])} over {summary['pairs']} pairs, 95% intervals\n"
+        "filled: better/worse; square: equivalent within the dotted margin; hollow: undetermined (compare.md)",
         fontsize=9,
     )
     return fig
