@@ -54,7 +54,7 @@ bench: weights
 	$(PY) scripts/bench_sweeps.py
 
 # The whole nstjax-compare command against a bare PyTorch eager loop (docs/performance.md); BEFORE=COMMIT measures
-# that commit beside this checkout. Writes docs/results/throughput/compare.json. Tens of minutes: run it on a quiet machine.
+# that commit beside this checkout. Writes docs/results/throughput.json. Tens of minutes: run it on a quiet machine.
 bench-compare: weights
 	$(PY) scripts/bench_compare.py $(if $(BEFORE),--before $(BEFORE))
 

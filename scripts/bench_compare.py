@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--before", help="a commit to measure beside this checkout (a git worktree)")
     parser.add_argument("--rounds", type=int, default=1, help="alternations per size")
     parser.add_argument("--max-batch", type=int, default=16)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "throughput" / "compare.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "throughput.json")
     args = parser.parse_args()
     steps = args.steps * len(args.sizes) if len(args.steps) == 1 else args.steps
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
