@@ -12,7 +12,7 @@ import re
 import shlex
 import shutil
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
@@ -382,23 +382,35 @@ def help_text() -> str:
 
 
 def main() -> None:
+    hydra_main(help_text, check_overrides, _app, _failures)
+
+
+def hydra_main(
+    help_text: Callable[[], str],
+    check: Callable[[list[str]], None],
+    app: Callable[[], None],
+    failures: list[str],
+    path_keys: Iterable[str] = PATH_KEYS,
+) -> None:
+    """A Hydra console script's main (``nstjax``, ``nstjax-video``): --help, the keys checked before Hydra
+    starts (one ``error:`` line, exit 2), the compilation cache, the app, and exit 1 when a job failed."""
     if {"--help", "-h"} & set(sys.argv[1:]):
         print(help_text(), end="")
         return
     os.environ.setdefault("HYDRA_FULL_ERROR", "0")
-    sys.argv[1:] = quote_path_overrides(sys.argv[1:])  # Hydra reads sys.argv
+    sys.argv[1:] = quote_path_overrides(sys.argv[1:], path_keys)  # Hydra reads sys.argv
     try:
-        check_overrides(sys.argv[1:])
+        check(sys.argv[1:])
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     from nstjax.objective.compiled import enable_compilation_cache
 
     enable_compilation_cache()
-    _app()
-    if _failures:
+    app()
+    if failures:
         if {"-m", "--multirun"} & set(sys.argv[1:]):
-            print(f"error: {len(_failures)} job(s) failed:\n  " + "\n  ".join(_failures), file=sys.stderr)
+            print(f"error: {len(failures)} job(s) failed:\n  " + "\n  ".join(failures), file=sys.stderr)
         sys.exit(1)
 
 

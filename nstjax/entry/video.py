@@ -19,8 +19,8 @@ from nstjax.entry.stylize import (
     _logger_options,
     check_overrides,
     check_syntax,
+    hydra_main,
     input_errors,
-    quote_path_overrides,
 )
 from nstjax.io.images import one_line
 from nstjax.run.config import CONFIG_DIR, ConfigError, validate
@@ -122,24 +122,7 @@ def _app(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    if {"--help", "-h"} & set(sys.argv[1:]):
-        print(help_text(), end="")
-        return
-    os.environ.setdefault("HYDRA_FULL_ERROR", "0")
-    sys.argv[1:] = quote_path_overrides(sys.argv[1:], PATH_KEYS)
-    try:
-        check_video_overrides(sys.argv[1:])
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    from nstjax.objective.compiled import enable_compilation_cache
-
-    enable_compilation_cache()
-    _app()
-    if _failures:
-        if {"-m", "--multirun"} & set(sys.argv[1:]):
-            print(f"error: {len(_failures)} job(s) failed:\n  " + "\n  ".join(_failures), file=sys.stderr)
-        sys.exit(1)
+    hydra_main(help_text, check_video_overrides, _app, _failures, PATH_KEYS)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -158,17 +158,22 @@ def batches(spec: Spec) -> bool:
     return not stochastic(spec) and STYLE_LOSSES[spec.style_loss].batches
 
 
-@functools.cache
-def value_and_grad_fn(spec: Spec) -> Callable[[Data, jax.Array], tuple[jax.Array, dict, jax.Array]]:
-    """jit((data, image) -> (total, terms, gradient)): one full forward+backward pass."""
-    vg = jax.value_and_grad(loss_fn(spec), argnums=1, has_aux=True)
+def jit_value_and_grad(loss: Callable[[Any, jax.Array], tuple[jax.Array, dict]]) -> Callable:
+    """jit((data, image) -> (total, terms, gradient)) of a ``loss(data, image) -> (total, terms)``."""
+    vg = jax.value_and_grad(loss, argnums=1, has_aux=True)
 
     @jax.jit
-    def fg(data: Data, image: jax.Array) -> tuple[jax.Array, dict[str, jax.Array], jax.Array]:
+    def fg(data: Any, image: jax.Array) -> tuple[jax.Array, dict[str, jax.Array], jax.Array]:
         (total, terms), grad = vg(data, image)
         return total, terms, grad
 
     return fg
+
+
+@functools.cache
+def value_and_grad_fn(spec: Spec) -> Callable[[Data, jax.Array], tuple[jax.Array, dict, jax.Array]]:
+    """jit((data, image) -> (total, terms, gradient)): one full forward+backward pass."""
+    return jit_value_and_grad(loss_fn(spec))
 
 
 def make_targets(

@@ -62,11 +62,4 @@ def loss_fn(spec: compiled.Spec) -> Callable[[Data, jax.Array], tuple[jax.Array,
 @functools.cache
 def value_and_grad_fn(spec: compiled.Spec) -> Callable[[Data, jax.Array], tuple[jax.Array, dict, jax.Array]]:
     """jit((data, image) -> (total, terms, gradient))."""
-    vg = jax.value_and_grad(loss_fn(spec), argnums=1, has_aux=True)
-
-    @jax.jit
-    def fg(data: Data, image: jax.Array) -> tuple[jax.Array, dict[str, jax.Array], jax.Array]:
-        (total, terms), grad = vg(data, image)
-        return total, terms, grad
-
-    return fg
+    return compiled.jit_value_and_grad(loss_fn(spec))
